@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: prepare this machine the same way as the lab (scripts/setup.sh), then
+# type-check, lint, shellcheck, and run every test with node's test runner (which prints
+# its counts). Extra arguments are passed to `node --test` (e.g. a single build/ file).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$repo/scripts/setup.sh"
+cd "$repo"
+bin=${VPL_BIN_DIR:-/usr/local/bin}
+export PATH="$bin:$PATH"
+echo "[test] tsc" >&2
+rm -rf build
+npx tsc -p tsconfig.json
+echo "[test] eslint + prettier" >&2
+npx eslint .
+npx prettier --check . >/dev/null
+echo "[test] shellcheck scripts/" >&2
+shellcheck -x scripts/*.sh .ci/run
+echo "[test] node --test" >&2
+if [ $# -gt 0 ]; then
+  exec node --test "$@"
+fi
+exec node --test build/
