@@ -1,0 +1,314 @@
+/**
+ * Search benchmark: MLRsearch-style NDR/PDR search against RFC 2544 binary searches, on the same
+ * simulated devices, several seeds each. Prints one table; runs in a few seconds (trial time is
+ * virtual). Run: npm run bench:search
+ */
+import { runBinarySearch } from "../lib/measure/binarySearch";
+import { runMlrSearch } from "../lib/measure/mlrsearch";
+import { SeededRandom } from "../lib/measure/prng";
+import {
+  describeModel,
+  referenceThroughputForTrials,
+  SimulatedDevice,
+  trueThroughput,
+  type DeviceModel,
+} from "../lib/measure/simulatedDevice";
+import { maxOf, mean, minOf, sampleStdev } from "../lib/measure/stats";
+
+const SEEDS = 20;
+const MAX_LOAD_PPS = 14_880_000; // 10GE line rate at 64 B, per direction
+const MIN_LOAD_PPS = 9001;
+const FRAME = 64;
+const PDR_LOSS = 0.005;
+
+interface DeviceKind {
+  readonly name: string;
+  /** The model for one seed; capacity differs per seed so the answer never sits on a grid. */
+  readonly model: (capacityPps: number) => DeviceModel;
+}
+
+const DEVICE_KINDS: readonly DeviceKind[] = [
+  {
+    name: "noise-free",
+    model: (capacityPps) => ({
+      name: "noise-free",
+      capacityPps,
+      noiseStdev: 0,
+      burstsPerSecond: 0,
+      burstStallMs: 0,
+    }),
+  },
+  {
+    name: "noisy",
+    model: (capacityPps) => ({
+      name: "noisy",
+      capacityPps,
+      noiseStdev: 0.02,
+      burstsPerSecond: 0,
+      burstStallMs: 0,
+    }),
+  },
+  {
+    name: "bursty",
+    model: (capacityPps) => ({
+      name: "bursty",
+      capacityPps,
+      noiseStdev: 0.005,
+      burstsPerSecond: 0.02,
+      burstStallMs: 10,
+    }),
+  },
+];
+
+/** What one method reported on one device: the lower bounds it found, and the trial time spent. */
+interface MethodRun {
+  readonly ndrPps: number | null;
+  readonly pdrPps: number | null;
+  readonly trialSeconds: number;
+  /** Anything other than a normal finish, e.g. "time-limit". */
+  readonly irregular: string | null;
+}
+
+interface Method {
+  readonly label: string;
+  readonly run: (device: SimulatedDevice) => Promise<MethodRun>;
+}
+
+function mlrMethod(label: string, durationSumS: number): Method {
+  return {
+    label,
+    run: async (device) => {
+      const goals = [
+        { name: "NDR", lossRatio: 0 },
+        { name: "PDR", lossRatio: PDR_LOSS },
+      ].map((goal) => ({
+        ...goal,
+        exceedRatio: 0.5,
+        relativeWidth: 0.005,
+        finalTrialDurationS: 1,
+        initialTrialDurationS: 1,
+        durationSumS,
+      }));
+      const result = await runMlrSearch(device, {
+        goals,
+        minLoadPps: MIN_LOAD_PPS,
+        maxLoadPps: MAX_LOAD_PPS,
+        frame: FRAME,
+      });
+      const [ndr, pdr] = result.goals;
+      const irregular = result.goals.find((goal) => goal.outcome !== "found")?.outcome ?? null;
+      return {
+        ndrPps: ndr?.relevantLowerBoundPps ?? null,
+        pdrPps: pdr?.relevantLowerBoundPps ?? null,
+        trialSeconds: result.trialSecondsUsed,
+        irregular,
+      };
+    },
+  };
+}
+
+function binaryMethod(label: string, trialDurationS: number): Method {
+  return {
+    label,
+    run: async (device) => {
+      const result = await runBinarySearch(device, {
+        minLoadPps: MIN_LOAD_PPS,
+        maxLoadPps: MAX_LOAD_PPS,
+        frame: FRAME,
+        trialDurationS,
+        lossRatios: [0, PDR_LOSS],
+        relativeWidth: 0.005,
+      });
+      const [ndr, pdr] = result.goals;
+      const irregular = result.goals.find((goal) => goal.outcome !== "found")?.outcome ?? null;
+      return {
+        ndrPps: ndr?.lowerBoundPps ?? null,
+        pdrPps: pdr?.lowerBoundPps ?? null,
+        trialSeconds: result.trialSecondsUsed,
+        irregular,
+      };
+    },
+  };
+}
+
+const MLR_CSIT = "MLRsearch, CSIT defaults";
+const BINARY_60 = "binary, 60 s trials";
+const BINARY_1 = "binary, 1 s trials";
+const MLR_SHORT = "MLRsearch, sum 5 s";
+
+const METHODS: readonly Method[] = [
+  mlrMethod(MLR_CSIT, 21),
+  binaryMethod(BINARY_60, 60),
+  binaryMethod(BINARY_1, 1),
+  mlrMethod(MLR_SHORT, 5),
+];
+
+/** Relative error in percent; a missing result (no load passed) counts as -100 %. */
+function errorPercent(measured: number | null, truth: number): number {
+  return measured === null ? -100 : (measured / truth - 1) * 100;
+}
+
+interface Summary {
+  readonly device: string;
+  readonly method: string;
+  readonly trialSeconds: readonly number[];
+  readonly ndrErrors: readonly number[];
+  readonly pdrErrors: readonly number[];
+  readonly irregular: number;
+}
+
+function capacityForSeed(seed: number): number {
+  return 4e6 + 4e6 * new SeededRandom(seed * 7919).nextFloat();
+}
+
+async function benchDevice(kind: DeviceKind): Promise<Summary[]> {
+  const perMethod = METHODS.map(() => ({
+    trialSeconds: [] as number[],
+    ndr: [] as number[],
+    pdr: [] as number[],
+    irregular: 0,
+  }));
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const model = kind.model(capacityForSeed(seed));
+    const trueNdr = trueThroughput(model, 0);
+    const truePdr = trueThroughput(model, PDR_LOSS);
+    if (trueNdr === null || truePdr === null) throw new Error(`device ${kind.name} has no true NDR/PDR`);
+    for (const [index, method] of METHODS.entries()) {
+      const run = await method.run(new SimulatedDevice(model, seed));
+      const sink = perMethod[index];
+      if (sink === undefined) continue;
+      sink.trialSeconds.push(run.trialSeconds);
+      sink.ndr.push(errorPercent(run.ndrPps, trueNdr));
+      sink.pdr.push(errorPercent(run.pdrPps, truePdr));
+      if (run.irregular !== null) sink.irregular += 1;
+    }
+  }
+  return METHODS.map((method, index) => {
+    const sink = perMethod[index] ?? { trialSeconds: [], ndr: [], pdr: [], irregular: 0 };
+    return {
+      device: kind.name,
+      method: method.label,
+      trialSeconds: sink.trialSeconds,
+      ndrErrors: sink.ndr,
+      pdrErrors: sink.pdr,
+      irregular: sink.irregular,
+    };
+  });
+}
+
+function signed(value: number, digits = 2): string {
+  return `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
+}
+
+function errorCell(errors: readonly number[]): string {
+  const worst = maxOf(errors.map(Math.abs));
+  return `${signed(mean(errors))} ±${sampleStdev(errors).toFixed(2)} (≤${worst.toFixed(2)})`;
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + " ".repeat(width - text.length);
+}
+
+function printTable(rows: readonly Summary[]): void {
+  const header = [
+    "device",
+    "method",
+    "trial-s mean [min..max]",
+    "NDR err % mean ±sd (max|err|)",
+    "PDR err % mean ±sd (max|err|)",
+    "odd",
+  ];
+  const lines = rows.map((row) => [
+    row.device,
+    row.method,
+    `${mean(row.trialSeconds).toFixed(1)} [${minOf(row.trialSeconds)}..${maxOf(row.trialSeconds)}]`,
+    errorCell(row.ndrErrors),
+    errorCell(row.pdrErrors),
+    String(row.irregular),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...lines.map((line) => (line[column] ?? "").length)),
+  );
+  const render = (cells: readonly string[]): string =>
+    cells.map((cell, column) => pad(cell, widths[column] ?? 0)).join(" | ");
+  console.log(render(header));
+  console.log(widths.map((width) => "-".repeat(width)).join("-+-"));
+  let previousDevice = "";
+  for (const line of lines) {
+    if (line[0] === previousDevice) line[0] = "";
+    else previousDevice = line[0] ?? "";
+    console.log(render(line));
+  }
+}
+
+function find(rows: readonly Summary[], device: string, method: string): Summary {
+  const row = rows.find((candidate) => candidate.device === device && candidate.method === method);
+  if (!row) throw new Error(`no row ${device}/${method}`);
+  return row;
+}
+
+function rms(values: readonly number[]): number {
+  return Math.sqrt(mean(values.map((value) => value * value)));
+}
+
+function printFigures(rows: readonly Summary[]): void {
+  console.log("\nKey figures (rms = root mean square of the error across seeds, NDR and PDR pooled):");
+  for (const kind of DEVICE_KINDS) {
+    const mlr = find(rows, kind.name, MLR_CSIT);
+    const short = find(rows, kind.name, MLR_SHORT);
+    const b60 = find(rows, kind.name, BINARY_60);
+    const b1 = find(rows, kind.name, BINARY_1);
+    const rmsOf = (row: Summary): string => rms([...row.ndrErrors, ...row.pdrErrors]).toFixed(2);
+    const ratio = (a: Summary, b: Summary): string =>
+      (mean(a.trialSeconds) / mean(b.trialSeconds)).toFixed(3);
+    console.log(
+      `  ${pad(kind.name, 10)} trial-s ${MLR_CSIT} / ${BINARY_60}: ${ratio(mlr, b60)}` +
+        `   rms err %: MLR ${rmsOf(mlr)} vs bin60 ${rmsOf(b60)}`,
+    );
+    console.log(
+      `  ${pad("", 10)} vs ${BINARY_1}: trial-s x${ratio(mlr, b1)} (sum 5 s: x${ratio(short, b1)})` +
+        `   rms err %: MLR ${rmsOf(mlr)}, sum 5 s ${rmsOf(short)}, bin1 ${rmsOf(b1)}`,
+    );
+  }
+}
+
+function printDevices(): void {
+  console.log("Simulated devices (per direction; 2 directions; capacity drawn per seed in 4..8 Mpps):");
+  for (const kind of DEVICE_KINDS) {
+    const model = kind.model(6e6);
+    const ndr = trueThroughput(model, 0) ?? NaN;
+    const pdr = trueThroughput(model, PDR_LOSS) ?? NaN;
+    const ref = (loss: number, truth: number): string => {
+      const value = referenceThroughputForTrials(model, loss, 60, { samples: 1000, seed: 99 });
+      return value === null
+        ? "none (a 60 s trial misses it half the time at any load)"
+        : `${signed(errorPercent(value, truth))} %`;
+    };
+    console.log(`  ${pad(kind.name, 10)} ${describeModel(model)}`);
+    console.log(
+      `  ${pad("", 10)} what 60 s trials aim at, vs true: NDR ${ref(0, ndr)}, PDR ${ref(PDR_LOSS, pdr)}`,
+    );
+  }
+  console.log(
+    "True NDR/PDR: the largest load at which at least half of all 1 s intervals meet the loss goal (0, 0.5 %)\n" +
+      "(for noise-free devices: capacity and capacity / 0.995). Reported value = relevant lower bound.\n" +
+      `Search: loads ${MIN_LOAD_PPS} pps .. ${MAX_LOAD_PPS / 1e6} Mpps per direction, width goal 0.5 %, ${SEEDS} seeds per device.\n`,
+  );
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  printDevices();
+  const rows: Summary[] = [];
+  for (const kind of DEVICE_KINDS) rows.push(...(await benchDevice(kind)));
+  printTable(rows);
+  printFigures(rows);
+  console.log(
+    `\n("odd" = runs not ending normally, e.g. min load failing; wall time ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

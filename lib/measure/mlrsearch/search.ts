@@ -1,0 +1,184 @@
+/**
+ * The MLRsearch-style controller: several loss goals searched together, coarse phases first,
+ * one trial at a time, until every goal's final phase is satisfied or a limit is hit.
+ */
+import { confirmedClassifier, relevantBounds, workingClassifier } from "./bounds";
+import { makeSearchConfig, type SearchConfig, type SearchConfigInput, type SearchGoal } from "./config";
+import { conditionalThroughputPps } from "./conditionalThroughput";
+import { nextStep, type NextStep } from "./nextLoad";
+import { planPhases, type PhaseTarget } from "./phases";
+import type { GoalOutcome, GoalResult, SearchResult, StopReason, TrialLogEntry } from "./result";
+import { TrialDatabase } from "./trialDatabase";
+import { runTrial, shortfallOf, type ShortfallReport, type TrafficGenerator } from "../trafficGenerator";
+import { rateOf, relativeWidth, type FrameSize } from "../units";
+
+export interface SearchOptions {
+  /**
+   * Seconds since some fixed point, for real generators whose trials carry overhead. Without it,
+   * time is the sum of trial durations (what a simulated device uses).
+   */
+  readonly clock?: () => number;
+  /** Called after every trial (progress output). */
+  readonly onTrial?: (entry: TrialLogEntry) => void;
+}
+
+interface GoalState {
+  readonly goal: SearchGoal;
+  readonly targets: readonly PhaseTarget[];
+  phase: number;
+  lastStep: NextStep | null;
+}
+
+/** Advances the goal through finished phases and returns what it needs next. */
+function advance(state: GoalState, database: TrialDatabase, config: SearchConfig): NextStep {
+  const limits = { minLoadPps: config.minLoadPps, maxLoadPps: config.maxLoadPps };
+  for (;;) {
+    const step = nextStep(database, state.targets, state.phase, limits);
+    const isLast = state.phase === state.targets.length - 1;
+    if (step.kind === "done" && !isLast) {
+      state.phase += 1;
+      continue;
+    }
+    state.lastStep = step;
+    return step;
+  }
+}
+
+/** The measure step to run: the coarsest phase first, then the lowest load; null if all done. */
+function pickStep(
+  states: readonly GoalState[],
+  steps: readonly NextStep[],
+): { step: NextStep; goal: GoalState } | null {
+  let best: { step: NextStep; goal: GoalState } | null = null;
+  steps.forEach((step, index) => {
+    const goal = states[index];
+    if (step.kind !== "measure" || goal === undefined) return;
+    if (
+      best === null ||
+      best.step.kind !== "measure" ||
+      goal.phase < best.goal.phase ||
+      (goal.phase === best.goal.phase && step.loadPps < best.step.loadPps)
+    ) {
+      best = { step, goal };
+    }
+  });
+  return best;
+}
+
+function goalResult(
+  state: GoalState,
+  database: TrialDatabase,
+  stopReason: StopReason,
+  frame: FrameSize,
+  directions: number,
+): GoalResult {
+  const finalTarget = state.targets[state.targets.length - 1] as PhaseTarget;
+  const loads = database.loads();
+  const bounds = relevantBounds(loads, confirmedClassifier(database, finalTarget));
+  const working = relevantBounds(loads, workingClassifier(database, state.targets, state.phase));
+  const lastStep = state.lastStep;
+  const outcome: GoalOutcome =
+    lastStep?.kind === "done" && state.phase === state.targets.length - 1
+      ? lastStep.outcome
+      : stopReason === "goals-reached"
+        ? "time-limit" // unreachable: goals-reached means every goal is done
+        : stopReason;
+  const lower = bounds.lowerPps;
+  const conditional =
+    lower === null ? null : conditionalThroughputPps(lower, database.trialsAt(lower), finalTarget);
+  return {
+    goal: state.goal,
+    outcome,
+    relevantLowerBoundPps: lower,
+    relevantUpperBoundPps: bounds.upperPps,
+    conditionalThroughputPps: conditional,
+    relativeWidth: lower !== null && bounds.upperPps !== null ? relativeWidth(lower, bounds.upperPps) : null,
+    aggregateLowerBound: lower === null ? null : rateOf(lower * directions, frame),
+    aggregateConditionalThroughput: conditional === null ? null : rateOf(conditional * directions, frame),
+    reachedPhase: state.phase,
+    workingLowerBoundPps: working.lowerPps,
+    workingUpperBoundPps: working.upperPps,
+  };
+}
+
+/** Runs the search. Throws SearchConfigError for a bad configuration; every other end is in the result. */
+export async function runMlrSearch(
+  generator: TrafficGenerator,
+  input: SearchConfigInput | SearchConfig,
+  options: SearchOptions = {},
+): Promise<SearchResult> {
+  const config = makeSearchConfig(input);
+  const database = new TrialDatabase();
+  const states: GoalState[] = config.goals.map((goal) => ({
+    goal,
+    targets: planPhases(goal, config.intermediatePhases, config.phaseScale),
+    phase: 0,
+    lastStep: null,
+  }));
+  const clock = options.clock;
+  const startedAt = clock ? clock() : 0;
+  let trialSecondsUsed = 0;
+  const elapsed = (): number => (clock ? clock() - startedAt : trialSecondsUsed);
+  const trials: TrialLogEntry[] = [];
+  const shortfalls: ShortfallReport[] = [];
+  let stopReason: StopReason;
+
+  for (;;) {
+    const steps = states.map((state) => advance(state, database, config));
+    const picked = pickStep(states, steps);
+    if (picked === null) {
+      stopReason = "goals-reached";
+      break;
+    }
+    const { step, goal } = picked;
+    if (step.kind !== "measure") throw new Error("unreachable: picked a finished step");
+    if (elapsed() + step.durationS > config.timeLimitS) {
+      stopReason = "time-limit";
+      break;
+    }
+    const record = await runTrial(
+      generator,
+      { loadPps: step.loadPps, durationS: step.durationS, frame: config.frame },
+      config.shortfallTolerance,
+    );
+    trialSecondsUsed += record.durationS;
+    const lossRatio =
+      config.onGeneratorShortfall === "count-as-loss" ? record.lossRatioOfIntended : record.lossRatio;
+    database.add(step.loadPps, {
+      durationS: record.durationS,
+      lossRatio,
+      forwardingRatePps: record.forwardingRatePps,
+    });
+    const entry: TrialLogEntry = {
+      index: trials.length,
+      loadPps: record.loadPps,
+      durationS: record.durationS,
+      offeredCount: record.offeredCount,
+      receivedCount: record.receivedCount,
+      lossRatio,
+      generatorShortfall: record.generatorShortfall,
+      why: `${goal.goal.name} phase ${goal.phase}: ${step.why}`,
+    };
+    trials.push(entry);
+    options.onTrial?.(entry);
+    if (record.generatorShortfall) {
+      shortfalls.push(shortfallOf(record));
+      if (config.onGeneratorShortfall === "stop") {
+        stopReason = "generator-shortfall";
+        break;
+      }
+    }
+  }
+
+  return {
+    config,
+    directions: generator.directions,
+    stopReason,
+    goals: states.map((state) => goalResult(state, database, stopReason, config.frame, generator.directions)),
+    trialSecondsUsed,
+    elapsedS: elapsed(),
+    trialCount: trials.length,
+    shortfalls,
+    trials,
+  };
+}
