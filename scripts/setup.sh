@@ -151,11 +151,15 @@ toolchain_from_go() {
     pulumi-language-nodejs "v$PULUMI_LANGUAGE_NODEJS_VERSION" github.com/pulumi/pulumi/sdk/v3/go/common/version.Version)
   cmd=$(go_build "$repo/tools/command-provider" . pulumi-resource-command \
     "$PULUMI_COMMAND_VERSION" main.version)
-  toolchain_dir="$cache_root/toolchain/bin-$PULUMI_VERSION"
+  # The CLI and its language host in one real directory: the CLI looks for the host beside
+  # its own (symlink-resolved) executable before PATH. The provider goes to the plugin cache.
+  toolchain_dir="$cache_root/toolchain/bin"
   mkdir -p "$toolchain_dir"
-  ln -sfn "$cli" "$toolchain_dir/pulumi"
-  ln -sfn "$lang" "$toolchain_dir/pulumi-language-nodejs"
-  ln -sfn "$cmd" "$toolchain_dir/pulumi-resource-command"
+  rm -f "$toolchain_dir/pulumi-resource-command"
+  local f
+  for f in "$cli" "$lang"; do
+    cmp -s "$f" "$toolchain_dir/${f##*/}" || cp -f "$f" "$toolchain_dir/${f##*/}"
+  done
   # Also register the provider in the plugin cache, so `pulumi plugin ls` lists it and the
   # engine resolves it by version even without the wrapper's PATH.
   local plugdir="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-command-v$PULUMI_COMMAND_VERSION"
