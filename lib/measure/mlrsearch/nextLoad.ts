@@ -17,9 +17,15 @@ import { relativeWidth } from "../units";
 
 export type PhaseOutcome = "found" | "max-load-meets-goal" | "min-load-fails-goal";
 
-export type NextStep =
-  | { readonly kind: "measure"; readonly loadPps: number; readonly durationS: number; readonly why: string }
-  | { readonly kind: "done"; readonly outcome: PhaseOutcome };
+export interface MeasureStep {
+  readonly kind: "measure";
+  readonly loadPps: number;
+  readonly durationS: number;
+  /** Short reason, for the trial log. */
+  readonly why: string;
+}
+
+export type NextStep = MeasureStep | { readonly kind: "done"; readonly outcome: PhaseOutcome };
 
 export interface LoadLimits {
   readonly minLoadPps: number;

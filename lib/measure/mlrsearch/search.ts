@@ -5,7 +5,7 @@
 import { confirmedClassifier, relevantBounds, workingClassifier } from "./bounds";
 import { makeSearchConfig, type SearchConfig, type SearchConfigInput, type SearchGoal } from "./config";
 import { conditionalThroughputPps } from "./conditionalThroughput";
-import { nextStep, type NextStep } from "./nextLoad";
+import { nextStep, type MeasureStep, type NextStep } from "./nextLoad";
 import { planPhases, type PhaseTarget } from "./phases";
 import type { GoalOutcome, GoalResult, SearchResult, StopReason, TrialLogEntry } from "./result";
 import { TrialDatabase } from "./trialDatabase";
@@ -22,11 +22,15 @@ export interface SearchOptions {
   readonly onTrial?: (entry: TrialLogEntry) => void;
 }
 
+interface PickedStep {
+  readonly step: MeasureStep;
+  readonly goal: GoalState;
+}
+
 interface GoalState {
   readonly goal: SearchGoal;
   readonly targets: readonly PhaseTarget[];
   phase: number;
-  lastStep: NextStep | null;
 }
 
 /** Advances the goal through finished phases and returns what it needs next. */
@@ -39,35 +43,36 @@ function advance(state: GoalState, database: TrialDatabase, config: SearchConfig
       state.phase += 1;
       continue;
     }
-    state.lastStep = step;
     return step;
   }
 }
 
 /** The measure step to run: the coarsest phase first, then the lowest load; null if all done. */
-function pickStep(
-  states: readonly GoalState[],
-  steps: readonly NextStep[],
-): { step: NextStep; goal: GoalState } | null {
-  let best: { step: NextStep; goal: GoalState } | null = null;
-  steps.forEach((step, index) => {
+function pickStep(states: readonly GoalState[], steps: readonly NextStep[]): PickedStep | null {
+  let best: PickedStep | null = null;
+  for (const [index, step] of steps.entries()) {
     const goal = states[index];
-    if (step.kind !== "measure" || goal === undefined) return;
-    if (
+    if (step.kind !== "measure" || goal === undefined) continue;
+    const better =
       best === null ||
-      best.step.kind !== "measure" ||
       goal.phase < best.goal.phase ||
-      (goal.phase === best.goal.phase && step.loadPps < best.step.loadPps)
-    ) {
-      best = { step, goal };
-    }
-  });
+      (goal.phase === best.goal.phase && step.loadPps < best.step.loadPps);
+    if (better) best = { step, goal };
+  }
   return best;
+}
+
+function outcomeOf(step: NextStep, stopReason: StopReason): GoalOutcome {
+  if (step.kind === "done") return step.outcome;
+  if (stopReason === "goals-reached")
+    throw new Error("unreachable: unfinished goal after all goals were reached");
+  return stopReason;
 }
 
 function goalResult(
   state: GoalState,
   database: TrialDatabase,
+  step: NextStep,
   stopReason: StopReason,
   frame: FrameSize,
   directions: number,
@@ -76,19 +81,12 @@ function goalResult(
   const loads = database.loads();
   const bounds = relevantBounds(loads, confirmedClassifier(database, finalTarget));
   const working = relevantBounds(loads, workingClassifier(database, state.targets, state.phase));
-  const lastStep = state.lastStep;
-  const outcome: GoalOutcome =
-    lastStep?.kind === "done" && state.phase === state.targets.length - 1
-      ? lastStep.outcome
-      : stopReason === "goals-reached"
-        ? "time-limit" // unreachable: goals-reached means every goal is done
-        : stopReason;
   const lower = bounds.lowerPps;
   const conditional =
     lower === null ? null : conditionalThroughputPps(lower, database.trialsAt(lower), finalTarget);
   return {
     goal: state.goal,
-    outcome,
+    outcome: outcomeOf(step, stopReason),
     relevantLowerBoundPps: lower,
     relevantUpperBoundPps: bounds.upperPps,
     conditionalThroughputPps: conditional,
@@ -113,7 +111,6 @@ export async function runMlrSearch(
     goal,
     targets: planPhases(goal, config.intermediatePhases, config.phaseScale),
     phase: 0,
-    lastStep: null,
   }));
   const clock = options.clock;
   const startedAt = clock ? clock() : 0;
@@ -131,7 +128,6 @@ export async function runMlrSearch(
       break;
     }
     const { step, goal } = picked;
-    if (step.kind !== "measure") throw new Error("unreachable: picked a finished step");
     if (elapsed() + step.durationS > config.timeLimitS) {
       stopReason = "time-limit";
       break;
@@ -170,11 +166,22 @@ export async function runMlrSearch(
     }
   }
 
+  // Judge every goal on all the data, including the last trial.
+  const finalSteps = states.map((state) => advance(state, database, config));
   return {
     config,
     directions: generator.directions,
     stopReason,
-    goals: states.map((state) => goalResult(state, database, stopReason, config.frame, generator.directions)),
+    goals: states.map((state, index) =>
+      goalResult(
+        state,
+        database,
+        finalSteps[index] as NextStep,
+        stopReason,
+        config.frame,
+        generator.directions,
+      ),
+    ),
     trialSecondsUsed,
     elapsedS: elapsed(),
     trialCount: trials.length,
