@@ -156,13 +156,12 @@ function checkCpuPlan(ctx: Ctx, lab: Lab, h: Host, p: string): void {
         const all = rrCpus.length >= c.count;
         ctx.error(
           b.path,
-          "CPUs outside housekeeping: cfsrr1 (in matrix.cfsPolicies) makes every vswitch worker and vCPU thread SCHED_RR, " +
-            "and housekeeping must keep at least one CPU free of them",
+          "CPUs off housekeeping: with cfsrr1 in matrix.cfsPolicies the vswitch workers and vCPU threads run SCHED_RR",
           all
             ? `"${formatCpuList(b.cpus)}": vswitch and VM CPUs cover every CPU (${range}), no housekeeping CPU is left`
             : `"${formatCpuList(b.cpus)}", which shares ${formatCpuList(common)} with housekeeping`,
           "SCHED_RR busy pollers on every core starve the machine (sshd, the guest agent, the benchmark's own SSH); " +
-            "move this role off the housekeeping CPUs, or drop cfsrr1 from matrix.cfsPolicies",
+            "keep housekeeping free of them (move this role), or drop cfsrr1 from matrix.cfsPolicies",
         );
       } else if (!c.shared) {
         ctx.error(
@@ -219,7 +218,7 @@ function checkHugepages(ctx: Ctx, lab: Lab, h: Host, p: string): void {
       `${lab.vswitch.kind} ${lab.vswitch.memoryMiB} MiB`,
     );
   }
-  if (lab.tg.kind === "trex" && lab.tg.host === h.name) {
+  if (lab.tg.kind === "trex" && lab.tg.host === h.name && h.roles.includes("tg")) {
     pages += pagesFor(lab.tg.options.limitMemoryMiB, page);
     needs.push(`TRex ${lab.tg.options.limitMemoryMiB} MiB`);
   }
@@ -444,7 +443,7 @@ function checkQemu(ctx: Ctx, lab: Lab): void {
     q.accel !== "kvm" &&
     lab.vms.msix &&
     q.patchDir === undefined &&
-    !ctx.failed("vms.msix")
+    !ctx.failed("vms.msix", "qemu.patchDir")
   ) {
     ctx.error(
       "vms.msix",
@@ -529,6 +528,13 @@ function checkVms(ctx: Ctx, lab: Lab): void {
       `${v.sockets.length}`,
     );
   }
+  // with a template, one error per kind of problem is enough (every path comes from the same text)
+  const once = new Set<string>();
+  const report = (kind: string, where: string, expected: string, found: string, hint: string) => {
+    if (v.socketTemplate !== undefined && once.has(kind)) return;
+    once.add(kind);
+    ctx.error(where, expected, found, hint);
+  };
   const seen = new Map<string, string>();
   v.sockets.forEach((pair, i) => {
     if (v.socketTemplate === undefined && pair.length !== 2) {
@@ -538,23 +544,24 @@ function checkVms(ctx: Ctx, lab: Lab): void {
       const where = v.socketTemplate !== undefined ? sp : at(at("vms.sockets", i), n);
       const label = `vm ${i + 1} nic ${n + 1}`;
       const first = seen.get(s);
-      if (first !== undefined) {
-        ctx.error(
+      if (first === undefined) seen.set(s, label);
+      else {
+        const hint =
+          v.socketTemplate !== undefined
+            ? "use both {vm} and {n} in the template"
+            : "give each NIC its own path";
+        report(
+          "dup",
           where,
           "a distinct vhost-user socket per VM NIC",
           `"${s}" for both ${first} and ${label}`,
-          v.socketTemplate !== undefined
-            ? "use both {vm} and {n} in the template"
-            : "give each NIC its own path",
+          hint,
         );
-      } else seen.set(s, label);
-      if (Buffer.byteLength(s) > SUN_PATH_MAX) {
-        ctx.error(
-          where,
-          `a socket path of at most ${SUN_PATH_MAX} bytes (unix socket limit)`,
-          `${Buffer.byteLength(s)} bytes`,
-          "use a shorter directory",
-        );
+      }
+      const bytes = Buffer.byteLength(s);
+      if (bytes > SUN_PATH_MAX) {
+        const expected = `a socket path of at most ${SUN_PATH_MAX} bytes (unix socket limit)`;
+        report("long", where, expected, `${bytes} bytes`, "use a shorter directory");
       }
     });
   });

@@ -197,7 +197,8 @@ function topLevel(ctx: Ctx, config: unknown): Record<string, unknown> {
 const HOST_KEYS = ["name", "roles", "ssh", "numaNode", "cpus", "hugepages", "nics"];
 
 function parseHost(ctx: Ctx, path: string, v: unknown): Host {
-  const m = readMap(ctx, path, v, HOST_KEYS, "a host", true) ?? {};
+  const m = readMap(ctx, path, v, HOST_KEYS, "a host", true);
+  if (!m) return fallbackHost();
   const name = str(ctx, at(path, "name"), m.name, { expected: NAME_EXPECTED, pattern: NAME_RE });
   const rolesRead = list(
     ctx,
@@ -225,11 +226,44 @@ function parseHost(ctx: Ctx, path: string, v: unknown): Host {
   return { name, roles, ssh, numaNode, cpus, hugepages, nics };
 }
 
+function fallbackHost(): Host {
+  return {
+    name: "",
+    roles: [],
+    ssh: fallbackSsh(),
+    numaNode: 0,
+    cpus: {
+      count: 1,
+      threadsPerCore: 1,
+      housekeeping: [],
+      vswitchMain: undefined,
+      vswitch: [],
+      vms: [],
+      tg: [],
+      shared: false,
+    },
+    hugepages: { size: "2M", count: 0 },
+    nics: [],
+  };
+}
+
+function fallbackSsh(): Ssh {
+  return {
+    host: "",
+    port: 22,
+    user: "",
+    privateKey: { kind: "file", path: "" },
+    hostKey: { kind: "key", key: "" },
+    managed: false,
+  };
+}
+
 const SSH_KEYS = ["host", "port", "user", "privateKey", "hostKey", "managed"];
 const LOOPBACK_RE = /^(localhost|127(\.\d{1,3}){3}|::1)$/;
 
 function parseSsh(ctx: Ctx, path: string, v: unknown): Ssh {
-  const m = readMap(ctx, path, v, SSH_KEYS, "an SSH connection", true) ?? {};
+  const m = readMap(ctx, path, v, SSH_KEYS, "an SSH connection", true);
+  if (!m) return fallbackSsh();
   const managed = bool(ctx, at(path, "managed"), m.managed, false);
   const host = str(ctx, at(path, "host"), m.host, {
     expected: managed ? "a loopback address (127.0.0.1) for the managed sshd" : "a host name or IP address",
@@ -268,7 +302,7 @@ function parseKeyRef(ctx: Ctx, path: string, v: unknown, managed: boolean): KeyR
       `remove it (the key is kept in ${MANAGED_PRIVATE_KEY}), or set managed: false`,
     );
   }
-  return { kind: "secret", secret: secret(ctx, path, v, "the SSH private key") };
+  return { kind: "secret", secret: secret(ctx, path, v, "the SSH private key", undefined, true) };
 }
 
 /** Check an OpenSSH public key line: known type, base64 blob that starts with the same type. */
@@ -281,10 +315,20 @@ function publicKeyProblem(line: string): string | undefined {
   if (type === undefined || !SSH_KEY_TYPES.includes(type))
     return `key type is not one of ${SSH_KEY_TYPES.join(", ")}`;
   if (blob === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) return "the base64 key data is missing";
+  const damaged = "the key data is damaged or does not match its type (truncated when copied?)";
+  if (blob.length % 4 !== 0) return damaged;
+  // the blob is a sequence of length-prefixed fields: type, then the key material
   const raw = Buffer.from(blob, "base64");
-  const len = raw.length >= 4 ? raw.readUInt32BE(0) : -1;
-  const inner = len > 0 && len + 4 <= raw.length ? raw.subarray(4, 4 + len).toString("latin1") : "";
-  if (inner !== type) return "the key data does not match its type (truncated when copied?)";
+  const fields: Buffer[] = [];
+  for (let off = 0; off < raw.length;) {
+    if (off + 4 > raw.length) return damaged;
+    const len = raw.readUInt32BE(off);
+    if (off + 4 + len > raw.length) return damaged;
+    fields.push(raw.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+  }
+  if (fields.length < 2 || fields[0]?.toString("latin1") !== type) return damaged;
+  if (type === "ssh-ed25519" && (fields.length !== 2 || fields[1]?.length !== 32)) return damaged;
   return undefined;
 }
 
@@ -325,7 +369,8 @@ function parseHostKey(
 const CPU_KEYS = ["count", "threadsPerCore", "housekeeping", "vswitchMain", "vswitch", "vms", "tg", "shared"];
 
 function parseCpus(ctx: Ctx, path: string, v: unknown, roles: HostRole[]): CpuPlan {
-  const m = readMap(ctx, path, v, CPU_KEYS, "a CPU plan", true) ?? {};
+  const m = readMap(ctx, path, v, CPU_KEYS, "a CPU plan", true);
+  if (!m) return fallbackHost().cpus;
   const isDut = roles.includes("dut");
   const isTg = roles.includes("tg");
   const count = int(ctx, at(path, "count"), m.count, {
@@ -377,7 +422,8 @@ function parseHugepages(
   what: string,
 ): Hugepages {
   if (missing(v) && defCount !== undefined) return { size: "2M", count: defCount };
-  const m = readMap(ctx, path, v, ["size", "count"], what, true) ?? {};
+  const m = readMap(ctx, path, v, ["size", "count"], what, true);
+  if (!m) return { size: "2M", count: 0 };
   const size = choice(ctx, at(path, "size"), m.size, HUGEPAGE_SIZES, undefined, "a hugepage size");
   const count = int(ctx, at(path, "count"), m.count, { min: 0, max: 10_000_000 });
   return { size, count };
@@ -387,7 +433,8 @@ const NIC_KEYS = ["name", "pci", "veth", "model", "speedGbps", "driver", "mtu"];
 const PCI_ONLY = ["model", "speedGbps", "driver"];
 
 function parseNic(ctx: Ctx, path: string, v: unknown): Nic {
-  const m = readMap(ctx, path, v, NIC_KEYS, "a NIC port", true) ?? {};
+  const m = readMap(ctx, path, v, NIC_KEYS, "a NIC port", true);
+  if (!m) return { kind: "veth", name: "", ifname: "", peer: "", netns: "", mtu: 1500 };
   const name = str(ctx, at(path, "name"), m.name, {
     expected: "a port name (letters, digits, _ and -)",
     pattern: /^[A-Za-z][A-Za-z0-9_-]{0,30}$/,
@@ -397,13 +444,14 @@ function parseNic(ctx: Ctx, path: string, v: unknown): Nic {
   if (hasPci && hasVeth) {
     ctx.error(path, "either pci (a physical port) or veth (a virtual port), not both", "both pci and veth");
   }
-  if (hasVeth && !hasPci) {
-    for (const k of PCI_ONLY) {
+  if (hasVeth) {
+    for (const k of hasPci ? [] : PCI_ONLY) {
       if (m[k] !== undefined) {
         ctx.error(at(path, k), `no ${k}: it only applies to pci ports`, describe(m[k]), `remove ${k}`);
       }
     }
-    const vm = readMap(ctx, at(path, "veth"), m.veth, ["ifname", "peer", "netns"], "a veth pair", true) ?? {};
+    const vm = readMap(ctx, at(path, "veth"), m.veth, ["ifname", "peer", "netns"], "a veth pair", true);
+    if (!vm) return { kind: "veth", name, ifname: "", peer: "", netns: "", mtu: 1500 };
     const ifOpts = { expected: "an interface name (1-15 of A-Z a-z 0-9 _ . -)", pattern: IFNAME_RE };
     const ifname = str(ctx, at(at(path, "veth"), "ifname"), vm.ifname, ifOpts);
     const peer = str(ctx, at(at(path, "veth"), "peer"), vm.peer, ifOpts);
@@ -490,7 +538,7 @@ function parseTuning(ctx: Ctx, v: unknown, d: ProfileDefaults): Tuning {
     max: 7200,
     def: d.tuning.rebootTimeoutS,
   });
-  return { apply: TUNINGS.filter((t) => apply.includes(t)), kernelArgs, reboot: { allowed, timeoutS } };
+  return { apply, kernelArgs, reboot: { allowed, timeoutS } };
 }
 
 // ---------------------------------------------------------------- qemu
@@ -951,7 +999,7 @@ function parseTg(ctx: Ctx, v: unknown, d: ProfileDefaults, hosts: Host[]): Tg {
   const host = str(ctx, at(path, "host"), m.host, {
     expected: `the name of the host with role tg${tgHosts.length > 1 ? ` (one of ${tgHosts.map((h) => h.name).join(", ")})` : ""}`,
     pattern: NAME_RE,
-    def: only,
+    def: only ?? (ctx.failed("hosts") ? "" : undefined),
   });
   const op = at(path, "options");
   const o = readOptions(ctx, op, m.options, kind, TG_OPTION_KEYS, "tg");

@@ -259,8 +259,15 @@ export function list<T>(
 }
 
 /** A secret: `{secure: "<ciphertext>"}` from a stack file, or a plain string (decrypted by Pulumi). */
-export function secret(ctx: Ctx, path: string, v: unknown, what: string, def?: Secret): Secret {
-  const setCmd = `pulumi config set --secret --path '${path}' <value>`;
+export function secret(
+  ctx: Ctx,
+  path: string,
+  v: unknown,
+  what: string,
+  def?: Secret,
+  fromFile = false,
+): Secret {
+  const setCmd = `pulumi config set --secret --path '${path}' ${fromFile ? "< <file>" : "<value>"}`;
   if (missing(v)) {
     if (def) return def;
     ctx.error(path, `${what}, stored as a Pulumi secret`, describe(v), `run: ${setCmd}`);

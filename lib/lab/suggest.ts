@@ -39,8 +39,12 @@ export function nearest(word: string, candidates: readonly string[]): string | u
     }
   }
   if (best === undefined) return undefined;
+  if (w.length >= 3) {
+    const prefixed = candidates.filter((c) => fold(c).startsWith(w)).sort((a, b) => a.length - b.length)[0];
+    if (prefixed !== undefined && bestDist > 1) return prefixed;
+  }
   const limit = Math.max(1, Math.min(3, Math.floor(Math.max(w.length, fold(best).length) / 3)));
-  // a prefix of a candidate ("hugepage" for "hugepages", "cpu" for "cpus") is also a near miss
-  if (bestDist <= limit || (w.length >= 3 && fold(best).startsWith(w))) return best;
+  // a prefix of a candidate ("ovs" for "ovs-dpdk") was taken above
+  if (bestDist <= limit) return best;
   return undefined;
 }

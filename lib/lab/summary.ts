@@ -56,7 +56,7 @@ function hugepageLine(lab: Lab, h: Host): string {
     need += vm + vs;
     needs.push(`${lab.vms.count} VM x ${lab.vms.memoryMiB} MiB`, `${lab.vswitch.kind} ${vs} MiB`);
   }
-  if (lab.tg.kind === "trex" && lab.tg.host === h.name) {
+  if (lab.tg.kind === "trex" && lab.tg.host === h.name && h.roles.includes("tg")) {
     const t = Math.ceil(lab.tg.options.limitMemoryMiB / page) * page;
     need += t;
     needs.push(`TRex ${t} MiB`);
