@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# Host DPDK testpmd as the lab's vswitch (DESIGN.md §4): an L2 cross-connect like CSIT's l2xcbase.
+#
+#   port 0 net_af_packet0 (VSWITCH_AF_IFACES[0], toward the TG) <-> port 1 net_vhost0 (VM NIC 0)
+#   port 2 net_vhost1 (VM NIC 1)                                <-> port 3 net_af_packet1 (toward the TG)
+#
+# testpmd's --port-topology=paired forwards 0<->1 and 2<->3, so the vdevs are declared in that
+# order. The vhost ports are clients (client=1; DPDK reconnects by itself), so the vswitch can start
+# before QEMU creates the server sockets. VSWITCH_VHOST_SOCKETS=none gives a VM-less smoke setup:
+# af0 <-> af1 only.
+#
+# Usage (as root, e.g. `bash -s -- start < vswitch-testpmd.sh` over SSH):
+#   vswitch-testpmd.sh start    start detached (setsid, log file, pidfile) unless already running
+#   vswitch-testpmd.sh status   JSON: pid, worker TIDs (rte-worker-*), ports and counters
+#   vswitch-testpmd.sh stop     SIGINT, wait, SIGKILL the verified pid only; remove hugepage files
+#                               and the runtime dir of this file-prefix
+# Environment (defaults in brackets):
+#   VSWITCH_PREFIX [vpl-vswitch]  DPDK --file-prefix; also names the run dir
+#   VSWITCH_MAIN_CORE [0]  VSWITCH_WORKER_CORES [1]  (comma list: one forwarding lcore each)
+#   VSWITCH_AF_IFACES [vpl-sw0,vpl-sw1]
+#   VSWITCH_VHOST_SOCKETS [/run/vhost-perf-lab/vm1-vhu0.sock,/run/vhost-perf-lab/vm1-vhu1.sock] | none
+#   VSWITCH_VHOST_QUEUES [1]  VSWITCH_MEM_MB [512]  VSWITCH_HUGE [1] (0: --no-huge, anonymous memory)
+#   VSWITCH_MBUFS [16384]  VSWITCH_RXD [1024]  VSWITCH_TXD [1024]  VSWITCH_BURST [32]
+#   VSWITCH_FWD_MODE [io]  VSWITCH_STATS_PERIOD [60]  VSWITCH_MAX_FRAME [1518] (bytes incl. FCS)
+#   VSWITCH_RUN_DIR [/run/vhost-perf-lab/<prefix>]  VSWITCH_START_TIMEOUT [30]  VSWITCH_STOP_TIMEOUT [10]
+#   VSWITCH_KEEP_LOG [1] (0: stop also removes the log and the run dir)
+#   VSWITCH_TESTPMD [dpdk-testpmd]  VSWITCH_TELEMETRY_CLIENT [dpdk_telemetry.py beside this script]
+# stdout: one JSON line. Diagnostics: stderr.
+set -euo pipefail
+
+PREFIX="${VSWITCH_PREFIX:-vpl-vswitch}"
+MAIN_CORE="${VSWITCH_MAIN_CORE:-0}"
+WORKER_CORES="${VSWITCH_WORKER_CORES:-1}"
+AF_IFACES_CSV="${VSWITCH_AF_IFACES:-vpl-sw0,vpl-sw1}"
+VHOST_SOCKETS_CSV="${VSWITCH_VHOST_SOCKETS:-/run/vhost-perf-lab/vm1-vhu0.sock,/run/vhost-perf-lab/vm1-vhu1.sock}"
+VHOST_QUEUES="${VSWITCH_VHOST_QUEUES:-1}"
+MEM_MB="${VSWITCH_MEM_MB:-512}"
+HUGE="${VSWITCH_HUGE:-1}"
+MBUFS="${VSWITCH_MBUFS:-16384}"
+RXD="${VSWITCH_RXD:-1024}"
+TXD="${VSWITCH_TXD:-1024}"
+BURST="${VSWITCH_BURST:-32}"
+FWD_MODE="${VSWITCH_FWD_MODE:-io}"
+STATS_PERIOD="${VSWITCH_STATS_PERIOD:-60}"
+MAX_FRAME="${VSWITCH_MAX_FRAME:-1518}"
+RUN_DIR="${VSWITCH_RUN_DIR:-/run/vhost-perf-lab/${PREFIX}}"
+START_TIMEOUT="${VSWITCH_START_TIMEOUT:-30}"
+STOP_TIMEOUT="${VSWITCH_STOP_TIMEOUT:-10}"
+TESTPMD="${VSWITCH_TESTPMD:-dpdk-testpmd}"
+KEEP_LOG="${VSWITCH_KEEP_LOG:-1}"
+DPDK_RUNTIME="/var/run/dpdk/${PREFIX}"
+
+PIDFILE="${RUN_DIR}/testpmd.pid"
+LOGFILE="${RUN_DIR}/testpmd.log"
+
+die() {
+  printf 'vswitch-testpmd: %s\n' "$*" >&2
+  exit 1
+}
+note() { printf 'vswitch-testpmd: %s\n' "$*" >&2; }
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+
+validate() {
+  # The prefix ends up in rm paths: keep it to a safe alphabet.
+  [[ "$PREFIX" =~ ^[A-Za-z0-9_-]{1,48}$ ]] || die "bad VSWITCH_PREFIX '$PREFIX'"
+  is_uint "$MAIN_CORE" || die "bad VSWITCH_MAIN_CORE '$MAIN_CORE'"
+  [[ "$WORKER_CORES" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "bad VSWITCH_WORKER_CORES '$WORKER_CORES'"
+  local v
+  for v in "$VHOST_QUEUES" "$MEM_MB" "$MBUFS" "$RXD" "$TXD" "$BURST" "$STATS_PERIOD" "$MAX_FRAME" \
+    "$START_TIMEOUT" "$STOP_TIMEOUT"; do
+    is_uint "$v" || die "expected a whole number, got '$v'"
+  done
+  [[ "$HUGE" == 0 || "$HUGE" == 1 ]] || die "VSWITCH_HUGE must be 0 or 1"
+  [[ "$FWD_MODE" =~ ^[a-z-]+$ ]] || die "bad VSWITCH_FWD_MODE '$FWD_MODE'"
+  local core
+  IFS=',' read -r -a WORKERS <<<"$WORKER_CORES"
+  for core in "${WORKERS[@]}"; do
+    [[ "$core" != "$MAIN_CORE" ]] || die "worker core $core is also the main core"
+  done
+  IFS=',' read -r -a AF_IFACES <<<"$AF_IFACES_CSV"
+  ((${#AF_IFACES[@]} == 2)) || die "VSWITCH_AF_IFACES needs exactly two interfaces"
+  if [[ "$VHOST_SOCKETS_CSV" == none ]]; then
+    VHOST_SOCKETS=()
+  else
+    IFS=',' read -r -a VHOST_SOCKETS <<<"$VHOST_SOCKETS_CSV"
+    ((${#VHOST_SOCKETS[@]} == 2)) || die "VSWITCH_VHOST_SOCKETS needs two socket paths (or 'none')"
+    local s
+    for s in "${VHOST_SOCKETS[@]}"; do
+      [[ "$s" == /* && "$s" != *,* ]] || die "vhost socket path must be absolute without commas: '$s'"
+    done
+  fi
+}
+
+json_str() {
+  local s="$1"
+  s="${s//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  s="${s//$'\n'/\\n}"
+  s="${s//$'\t'/ }"
+  printf '"%s"' "$s"
+}
+
+# The pid in the pidfile, but only if that process is our testpmd (binary and file-prefix match).
+verified_pid() {
+  [[ -r "$PIDFILE" ]] || return 1
+  local pid
+  pid="$(head -c 32 "$PIDFILE" | tr -dc '0-9')"
+  [[ -n "$pid" && -r "/proc/${pid}/cmdline" ]] || return 1
+  local cmdline
+  cmdline="$(tr '\0' '\n' 2>/dev/null <"/proc/${pid}/cmdline" || true)"
+  grep -q 'testpmd' <<<"$cmdline" || return 1
+  grep -qxF -- "--file-prefix=${PREFIX}" <<<"$cmdline" || return 1
+  printf '%s' "$pid"
+}
+
+# Any process (ours or not) still using this file-prefix: its hugepage files must then stay.
+prefix_in_use() {
+  local f
+  for f in /proc/[0-9]*/cmdline; do
+    if tr '\0' '\n' 2>/dev/null <"$f" | grep -qxF -- "--file-prefix=${PREFIX}"; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Running and not a zombie (a killed daemon may wait for its reaper for a while).
+alive() {
+  local state
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)"
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
+hugetlbfs_mounts() {
+  awk '$3 == "hugetlbfs" {print $2}' /proc/mounts
+}
+
+cleanup_prefix_files() {
+  if prefix_in_use; then
+    note "file-prefix ${PREFIX} still in use by a process; leaving its hugepage files alone"
+    return 0
+  fi
+  local mnt removed=0 f
+  while read -r mnt; do
+    [[ -n "$mnt" ]] || continue
+    for f in "${mnt}/${PREFIX}map_"*; do
+      [[ -e "$f" ]] || continue
+      rm -f -- "$f"
+      removed=$((removed + 1))
+    done
+  done < <(hugetlbfs_mounts)
+  if [[ -d "$DPDK_RUNTIME" ]]; then
+    rm -rf -- "$DPDK_RUNTIME"
+  fi
+  rmdir /var/run/dpdk 2>/dev/null || true # only if no other DPDK process left anything there
+  CLEANED_HUGEFILES="$removed"
+}
+
+worker_threads_json() {
+  local pid="$1" t comm cpus sep="" out=""
+  for t in /proc/"$pid"/task/*; do
+    comm="$(cat "$t/comm" 2>/dev/null || true)"
+    [[ "$comm" == rte-worker-* ]] || continue
+    cpus="$(awk '/^Cpus_allowed_list/ {print $2}' "$t/status" 2>/dev/null || true)"
+    out+="${sep}{\"tid\":${t##*/},\"name\":$(json_str "$comm"),\"cpus\":$(json_str "$cpus")}"
+    sep=","
+  done
+  printf '[%s]' "$out"
+}
+
+telemetry_client() {
+  if [[ -n "${VSWITCH_TELEMETRY_CLIENT:-}" ]]; then
+    printf '%s' "$VSWITCH_TELEMETRY_CLIENT"
+    return 0
+  fi
+  local here
+  if [[ -n "${BASH_SOURCE[0]:-}" && -f "${BASH_SOURCE[0]}" ]]; then
+    here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+    if [[ -f "${here}/dpdk_telemetry.py" ]]; then
+      printf '%s' "${here}/dpdk_telemetry.py"
+      return 0
+    fi
+  fi
+  return 1
+}
+
+ports_json() {
+  local client out
+  if ! client="$(telemetry_client)"; then
+    printf 'null'
+    return 0
+  fi
+  if out="$(python3 "$client" --prefix "$PREFIX" --ports 2>/dev/null)" && [[ "$out" == \{* ]]; then
+    printf '%s' "$out"
+  else
+    printf 'null'
+  fi
+}
+
+status_json() {
+  local action="$1" extra="${2:-}" pid running=false workers="[]" ports="null"
+  if pid="$(verified_pid)"; then
+    running=true
+    workers="$(worker_threads_json "$pid")"
+    ports="$(ports_json)"
+  else
+    pid=null
+  fi
+  local mode=vhost socks=""
+  if ((${#VHOST_SOCKETS[@]} == 0)); then
+    mode=afpacket-only
+  else
+    socks="$(json_str "${VHOST_SOCKETS[0]}"),$(json_str "${VHOST_SOCKETS[1]}")"
+  fi
+  local pairs='[[0,1],[2,3]]'
+  [[ "$mode" == vhost ]] || pairs='[[0,1]]'
+  printf '{"action":%s,"prefix":%s,"running":%s,"pid":%s,"mainCore":%s,"workerCores":[%s],' \
+    "$(json_str "$action")" "$(json_str "$PREFIX")" "$running" "$pid" "$MAIN_CORE" "$WORKER_CORES"
+  printf '"workers":%s,"mode":%s,"portTopology":"paired","pairs":%s,"afIfaces":[%s,%s],"vhostSockets":[%s],' \
+    "$workers" "$(json_str "$mode")" "$pairs" "$(json_str "${AF_IFACES[0]}")" "$(json_str "${AF_IFACES[1]}")" "$socks"
+  printf '"telemetry":%s,"log":%s%s}\n' "$ports" "$(json_str "$LOGFILE")" "$extra"
+}
+
+check_prereqs() {
+  [[ "$(id -u)" == 0 ]] || die "start needs root"
+  command -v "$TESTPMD" >/dev/null || die "$TESTPMD not found (Debian: apt-get install dpdk-dev)"
+  command -v setsid >/dev/null || die "setsid not found (util-linux)"
+  local ifc
+  for ifc in "${AF_IFACES[@]}"; do
+    [[ -e "/sys/class/net/${ifc}" ]] || die "interface ${ifc} does not exist (run tg-netns.sh setup first)"
+  done
+  if [[ "$HUGE" == 1 ]]; then
+    [[ -n "$(hugetlbfs_mounts)" ]] ||
+      die "no hugetlbfs mounted (mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages)"
+    local free size_kb need
+    free="$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)"
+    size_kb="$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)"
+    need=$(((MEM_MB * 1024 + size_kb - 1) / size_kb))
+    ((free >= need)) ||
+      die "need ${need} free hugepages of ${size_kb} kB for ${MEM_MB} MB, ${free} free (raise /proc/sys/vm/nr_hugepages or set VSWITCH_HUGE=0)"
+  fi
+}
+
+build_args() {
+  local afopts="qpairs=1,blocksz=4096,framesz=2048,framecnt=4096"
+  local pmdopts=()
+  if ((MAX_FRAME > 1518)); then
+    # Jumbo frames: one af_packet frame must hold a whole packet, and so must one mbuf.
+    afopts="qpairs=1,blocksz=16384,framesz=16384,framecnt=1024"
+    pmdopts=(--mbuf-size=$((MAX_FRAME + 256)) --max-pkt-len="$MAX_FRAME")
+  fi
+  ARGS=(-l "${MAIN_CORE},${WORKER_CORES}" --main-lcore "$MAIN_CORE" -n 1 --no-pci
+    "--file-prefix=${PREFIX}")
+  if [[ "$HUGE" == 1 ]]; then
+    ARGS+=(--socket-mem "$MEM_MB")
+  else
+    ARGS+=(--no-huge -m "$MEM_MB")
+  fi
+  ARGS+=(--vdev "net_af_packet0,iface=${AF_IFACES[0]},${afopts}")
+  if ((${#VHOST_SOCKETS[@]} == 2)); then
+    ARGS+=(--vdev "net_vhost0,iface=${VHOST_SOCKETS[0]},queues=${VHOST_QUEUES},client=1")
+    ARGS+=(--vdev "net_vhost1,iface=${VHOST_SOCKETS[1]},queues=${VHOST_QUEUES},client=1")
+  fi
+  ARGS+=(--vdev "net_af_packet1,iface=${AF_IFACES[1]},${afopts}")
+  ARGS+=(-- "--nb-cores=${#WORKERS[@]}" "--forward-mode=${FWD_MODE}" --port-topology=paired
+    "--total-num-mbufs=${MBUFS}" "--rxd=${RXD}" "--txd=${TXD}" "--burst=${BURST}"
+    "--stats-period=${STATS_PERIOD}" --disable-link-check "${pmdopts[@]}")
+}
+
+start() {
+  local pid
+  if pid="$(verified_pid)"; then
+    status_json start ',"alreadyRunning":true'
+    return 0
+  fi
+  check_prereqs
+  mkdir -p "$RUN_DIR"
+  rm -f "$PIDFILE"
+  CLEANED_HUGEFILES=0
+  cleanup_prefix_files # leftovers of an earlier killed run with this prefix
+  local s
+  for s in "${VHOST_SOCKETS[@]}"; do
+    mkdir -p "$(dirname "$s")"
+  done
+  build_args
+  printf '%q ' "$TESTPMD" "${ARGS[@]}" >"${RUN_DIR}/cmdline"
+  # Fully detached: new session, stdin from /dev/null, output to the log. The inner shell writes
+  # its own pid and then becomes testpmd, so the pidfile holds testpmd's pid.
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  setsid -f bash -c 'echo "$$" >"$1"; shift; exec "$@"' vswitch-launch "$PIDFILE" "$TESTPMD" "${ARGS[@]}" \
+    </dev/null >"$LOGFILE" 2>&1
+  local deadline=$((SECONDS + START_TIMEOUT)) ready=0
+  while ((SECONDS < deadline)); do
+    if [[ -s "$PIDFILE" ]]; then
+      pid="$(tr -dc '0-9' <"$PIDFILE")"
+      if [[ -n "$pid" ]] && ! alive "$pid"; then
+        break
+      fi
+      if [[ -n "$pid" ]] && grep -q 'packet forwarding - ports=' "$LOGFILE" 2>/dev/null &&
+        compgen -G "/proc/${pid}/task/*" >/dev/null &&
+        grep -qs '^rte-worker-' /proc/"$pid"/task/*/comm; then
+        ready=1
+        break
+      fi
+    fi
+    sleep 0.2
+  done
+  if ((ready == 0)); then
+    note "testpmd did not come up; last log lines:"
+    tail -n 25 "$LOGFILE" >&2 || true
+    if pid="$(verified_pid)"; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    sleep 0.5
+    cleanup_prefix_files
+    rm -f "$PIDFILE"
+    die "start failed (log: $LOGFILE)"
+  fi
+  status_json start ',"alreadyRunning":false'
+}
+
+stop() {
+  local pid how=not-running
+  CLEANED_HUGEFILES=0
+  if pid="$(verified_pid)"; then
+    how=sigint
+    kill -INT "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + STOP_TIMEOUT))
+    while alive "$pid" && ((SECONDS < deadline)); do
+      sleep 0.2
+    done
+    # Same pid, still ours? Re-verify before the hard kill.
+    if alive "$pid" && [[ "$(verified_pid || true)" == "$pid" ]]; then
+      how=sigkill
+      kill -KILL "$pid" 2>/dev/null || true
+      deadline=$((SECONDS + 5))
+      while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+      alive "$pid" && die "testpmd pid $pid survived SIGKILL"
+    fi
+  elif [[ -e "$PIDFILE" ]]; then
+    how=stale-pidfile
+  fi
+  rm -f "$PIDFILE"
+  cleanup_prefix_files
+  if [[ "$KEEP_LOG" == 0 ]]; then
+    rm -f "$LOGFILE" "${RUN_DIR}/cmdline"
+    rmdir "$RUN_DIR" 2>/dev/null || true
+  fi
+  status_json stop ",\"stoppedBy\":$(json_str "$how"),\"removedHugepageFiles\":${CLEANED_HUGEFILES}"
+}
+
+main() {
+  local cmd="${1:-}"
+  validate
+  case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  status) status_json status ;;
+  *) die "usage: vswitch-testpmd.sh start|stop|status" ;;
+  esac
+}
+
+main "$@"
