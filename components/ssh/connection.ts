@@ -1,0 +1,38 @@
+import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import type { Host } from "../../lib/lab";
+import type { Connection } from "../shared/hostScript";
+
+/**
+ * The SSH connection of a lab host from its config: private key as a Pulumi secret, host key
+ * pinned. (Managed hosts get theirs from LocalSshd instead.)
+ */
+export function configuredConnection(host: Host): pulumi.Output<Connection> {
+  const ssh = host.ssh;
+  const key =
+    ssh.privateKey.kind === "secret"
+      ? ssh.privateKey.secret.reveal()
+      : fs.readFileSync(ssh.privateKey.path, "utf8");
+  let hostKey: string;
+  switch (ssh.hostKey.kind) {
+    case "key":
+      hostKey = ssh.hostKey.key;
+      break;
+    case "file":
+      hostKey = fs.readFileSync(ssh.hostKey.path, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+      break;
+    case "fingerprint":
+      throw new pulumi.RunError(
+        `vhost-perf-lab:hosts (${host.name}).ssh.hostKey: a fingerprint cannot be pinned by the command provider; fix: give the full public host key ("ssh-ed25519 AAAA...", from ssh-keyscan) or a .pub file`,
+      );
+  }
+  return pulumi.secret({
+    host: ssh.host,
+    port: ssh.port,
+    user: ssh.user,
+    privateKey: key,
+    hostKey,
+    dialErrorLimit: 10,
+    perDialTimeout: 15,
+  });
+}

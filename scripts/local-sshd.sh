@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The local lab's own sshd on a loopback port: every later step reaches "the DUT" over SSH,
+# exactly as on a real lab, without touching the system's sshd.
+#
+#   local-sshd.sh up     generate keys (once), start sshd, print the connection as JSON
+#   local-sshd.sh down   stop that sshd and remove its directory
+#
+# Environment:
+#   LAB_SSHD_DIR   directory for keys, config, pidfile, log (the stack's state dir)
+#   LAB_SSHD_PORT  TCP port on 127.0.0.1
+#   LAB_SSHD_USER  login user (default root)
+# The sshd runs as "sshd-lab" (a symlink to /usr/sbin/sshd) so it is easy to tell apart.
+set -euo pipefail
+
+dir=${LAB_SSHD_DIR:?LAB_SSHD_DIR is required}
+port=${LAB_SSHD_PORT:?LAB_SSHD_PORT is required}
+user=${LAB_SSHD_USER:-root}
+pidfile="$dir/sshd.pid"
+
+log() { printf '[local-sshd] %s\n' "$*" >&2; }
+
+running_pid() {
+  local pid
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd-lab ] || return 1
+  printf '%s\n' "$pid"
+}
+
+up() {
+  [ -x /usr/sbin/sshd ] || { log "ERROR: /usr/sbin/sshd not found; fix: apt-get install openssh-server"; exit 1; }
+  case "$port" in '' | *[!0-9]*) log "ERROR: LAB_SSHD_PORT='$port' is not a port number"; exit 1 ;; esac
+  mkdir -p "$dir"
+  chmod 0700 "$dir"
+  [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C vhost-perf-lab-host -f "$dir/host_ed25519"
+  [ -f "$dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C vhost-perf-lab-client -f "$dir/client_ed25519"
+  cp "$dir/client_ed25519.pub" "$dir/authorized_keys"
+  chmod 0600 "$dir/authorized_keys"
+  ln -sfn /usr/sbin/sshd "$dir/sshd-lab"
+  cat >"$dir/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $dir/host_ed25519
+AuthorizedKeysFile $dir/authorized_keys
+PidFile $pidfile
+AllowUsers $user
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+AcceptEnv LANG LC_* PULUMI_* LAB_* VM_* QEMU_* IMAGE_* VSWITCH_* TG_*
+MaxStartups 64:30:128
+MaxSessions 64
+LogLevel ERROR
+EOF
+  mkdir -p /run/sshd
+  if ! running_pid >/dev/null; then
+    "$dir/sshd-lab" -t -f "$dir/sshd_config" || { log "ERROR: sshd rejected $dir/sshd_config"; exit 1; }
+    "$dir/sshd-lab" -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null
+    log "started sshd-lab on 127.0.0.1:$port"
+  else
+    log "sshd-lab already running (pid $(running_pid))"
+  fi
+  local i
+  for i in $(seq 1 50); do
+    running_pid >/dev/null && ssh-keyscan -T 1 -p "$port" -t ed25519 127.0.0.1 >/dev/null 2>&1 && break
+    [ "$i" = 50 ] && { log "ERROR: sshd-lab did not answer on 127.0.0.1:$port (log: $dir/sshd.log)"; exit 1; }
+    sleep 0.1
+  done
+  # one JSON line; the caller marks it secret (it carries the private key)
+  python3 - "$dir" "$port" "$user" <<'PY'
+import json, sys
+d, port, user = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+host_key = " ".join(open(f"{d}/host_ed25519.pub").read().split()[:2])
+print(json.dumps({"host": "127.0.0.1", "port": port, "user": user, "hostKey": host_key,
+                  "privateKey": open(f"{d}/client_ed25519").read()}))
+PY
+}
+
+down() {
+  local pid
+  if pid=$(running_pid); then
+    kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    log "stopped sshd-lab (pid $pid)"
+  fi
+  rm -rf "$dir"
+  # the per-stack directory above it, when nothing else lives there
+  rmdir "$(dirname "$dir")" 2>/dev/null || true
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *) log "usage: $0 up|down"; exit 2 ;;
+esac
