@@ -8,7 +8,7 @@
  * on stderr, with config paths and line numbers). Exit 2: usage.
  */
 import { dirname, resolve } from "node:path";
-import { fileWarnings, formatErrors, formatSummary, LabError, loadStackFile, parseLab } from "../lib/lab";
+import { checkStackFile, fileWarnings, formatErrors, formatSummary } from "../lib/lab";
 
 const USAGE = `usage: lab-check <Pulumi.<stack>.yaml> [more stack files]
 
@@ -29,21 +29,14 @@ export function main(argv: string[]): number {
   let failed = 0;
   files.forEach((file, i) => {
     if (i > 0) console.log("");
-    const stack = loadStackFile(file);
-    const errors: LabError[] = [...stack.errors];
-    const unreadable = stack.errors.some((e) => !e.path.includes(":") || e.expected === "valid YAML");
-    if (!unreadable || Object.keys(stack.config).length > 0) {
-      // in a stack file a secret must be ciphertext: a plain string there is a leaked key
-      const r = parseLab(stack.config, file, { requireEncryptedSecrets: true });
-      if (r.ok && errors.length === 0) {
-        console.log(formatSummary(r.lab));
-        for (const w of fileWarnings(r.lab, dirname(resolve(file)))) console.log(`warning: ${w}`);
-        return;
-      }
-      if (!r.ok) errors.push(...r.errors);
+    const { lab, errors, locate } = checkStackFile(file);
+    if (lab) {
+      console.log(formatSummary(lab));
+      for (const w of fileWarnings(lab, dirname(resolve(file)))) console.log(`warning: ${w}`);
+    } else {
+      failed++;
+      console.error(formatErrors(errors, { source: file, locate }));
     }
-    failed++;
-    console.error(formatErrors(errors, { source: file, locate: stack.locate }));
   });
   return failed > 0 ? 1 : 0;
 }

@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { checkStackFile } from "./check";
 import { formatErrors } from "./errors";
-import { parseLab } from "./parse";
-import { loadStackFile } from "./stackfile";
 import { repoRoot } from "./testutil";
 
 const dir = join(repoRoot(), "lib", "lab", "testdata", "invalid");
@@ -37,9 +36,8 @@ describe("invalid config corpus", () => {
     it(f, () => {
       const path = join(dir, f);
       const text = readFileSync(path, "utf8");
-      const stack = loadStackFile(path);
-      const r = parseLab(stack.config, f, { requireEncryptedSecrets: true });
-      const errors = [...stack.errors, ...(r.ok ? [] : r.errors)];
+      const { lab, errors, locate } = checkStackFile(path);
+      assert.equal(lab, undefined, "the file was accepted");
       const got = [...new Set(errors.map((e) => e.path))].sort();
       const want = [...new Set(directives(text, "expect"))].sort();
       const shown = formatErrors(errors, { source: f });
@@ -65,7 +63,7 @@ describe("invalid config corpus", () => {
       // each error points at a line of the file
       for (const e of errors) {
         if (e.path.startsWith("vhost-perf-lab:"))
-          assert.notEqual(stack.locate(e.path), undefined, `no line for ${e.path}`);
+          assert.notEqual(locate(e.path), undefined, `no line for ${e.path}`);
       }
     });
   }

@@ -11,6 +11,8 @@ export type { ParseOptions } from "./reader";
 export { formatErrors, describe, NAMESPACE } from "./errors";
 export type { LabError, FormatOptions } from "./errors";
 export { loadStackFile, parseStackText, splitPath } from "./stackfile";
+export { checkStackFile } from "./check";
+export type { StackCheck } from "./check";
 export type { LoadedStack } from "./stackfile";
 export { labToConfig, labToStackYaml } from "./serialize";
 export { formatSummary } from "./summary";

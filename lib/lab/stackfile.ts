@@ -11,6 +11,8 @@ export interface LoadedStack {
   config: Record<string, unknown>;
   /** problems reading the file itself (I/O, YAML syntax, namespaces) */
   errors: LabError[];
+  /** true when the file's config: map was read (config holds its keys, errors may name bad namespaces) */
+  readable: boolean;
   /** 1-based line of a config path such as "vhost-perf-lab:hosts[0].cpus" (nearest existing parent) */
   locate: (path: string) => number | undefined;
 }
@@ -51,6 +53,7 @@ export function loadStackFile(path: string): LoadedStack {
       source: path,
       config: {},
       errors: [fileError(path, "a readable stack file", code)],
+      readable: false,
       locate: none,
     };
   }
@@ -60,7 +63,7 @@ export function loadStackFile(path: string): LoadedStack {
 /** Like loadStackFile, from text (tests use it). */
 export function parseStackText(text: string, source: string): LoadedStack {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
   const errors: LabError[] = [];
   for (const e of doc.errors) {
     const pos = e.linePos?.[0];
@@ -68,7 +71,7 @@ export function parseStackText(text: string, source: string): LoadedStack {
       fileError(
         pos ? `${source}:${pos.line}:${pos.col}` : source,
         "valid YAML",
-        e.message.split("\n")[0] ?? e.code,
+        (e.message.split("\n")[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, ""),
         e.code === "DUPLICATE_KEY" ? "remove one of the two entries" : undefined,
       ),
     );
@@ -92,26 +95,26 @@ export function parseStackText(text: string, source: string): LoadedStack {
     }
     return line;
   };
-  if (errors.length > 0) return { source, config: {}, errors, locate };
+  if (errors.length > 0) return { source, config: {}, errors, readable: false, locate };
   let js: unknown;
   try {
     js = doc.toJS({ maxAliasCount: 1000 });
   } catch (e) {
     errors.push(fileError(source, "YAML without alias loops", e instanceof Error ? e.message : String(e)));
-    return { source, config: {}, errors, locate };
+    return { source, config: {}, errors, readable: false, locate };
   }
   if (!isPlainMap(js)) {
     errors.push(fileError(source, "a stack file: a YAML map with a config: key", describeTop(js)));
-    return { source, config: {}, errors, locate };
+    return { source, config: {}, errors, readable: false, locate };
   }
   const raw = js.config;
   if (raw === undefined || raw === null) {
     errors.push(fileError(`${source}: config`, "a config: map with vhost-perf-lab:* keys", "no config: key"));
-    return { source, config: {}, errors, locate };
+    return { source, config: {}, errors, readable: false, locate };
   }
   if (!isPlainMap(raw)) {
     errors.push(fileError(`${source}: config`, "a map of namespace:key entries", describeTop(raw)));
-    return { source, config: {}, errors, locate };
+    return { source, config: {}, errors, readable: false, locate };
   }
   const config: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
@@ -138,7 +141,7 @@ export function parseStackText(text: string, source: string): LoadedStack {
     }
     // other namespaces (pulumi:, command:, aws:, ...) are not ours
   }
-  return { source, config, errors, locate };
+  return { source, config, errors, readable: true, locate };
 }
 
 function isPlainMap(v: unknown): v is Record<string, unknown> {
