@@ -7,6 +7,7 @@ import { loadLab } from "./components/shared/loadLab";
 import { LocalSshd } from "./components/ssh/LocalSshd";
 import { configuredConnection } from "./components/ssh/connection";
 import { DutHost } from "./components/dut/DutHost";
+import { QemuBuild } from "./components/qemu/QemuBuild";
 
 const lab = loadLab();
 
@@ -14,14 +15,17 @@ const dutHosts = duts(lab).map((host) => {
   const connection = host.ssh.managed
     ? new LocalSshd(`${host.name}-ssh`, { port: host.ssh.port, user: host.ssh.user }).connection
     : configuredConnection(host);
-  return new DutHost(host.name, { host, tuning: lab.tuning, accel: lab.qemu.accel, connection });
+  const dut = new DutHost(host.name, { host, tuning: lab.tuning, accel: lab.qemu.accel, connection });
+  const qemu = new QemuBuild(`${host.name}-qemu`, { qemu: lab.qemu, connection, dependsOn: [dut.ready] });
+  return { dut, qemu };
 });
 
 export const labName = lab.name;
 export const hosts = pulumi.all(
-  dutHosts.map((d) =>
-    pulumi.all([d.facts, d.accel, d.hugepages]).apply(([facts, accel, hugepages]) => ({
+  dutHosts.map(({ dut: d, qemu }) =>
+    pulumi.all([d.facts, d.accel, d.hugepages, qemu.result]).apply(([facts, accel, hugepages, q]) => ({
       name: d.name,
+      qemu: { binary: q.binary, version: q.version, patches: q.patches, built: q.built, seconds: q.seconds },
       kernel: facts.kernel,
       cpus: facts.cpus,
       memoryMiB: facts.memoryMiB,

@@ -29,9 +29,11 @@ test("toolchain: the command provider is installed at the pinned version", () =>
 
 test("toolchain: the npm SDKs match the pinned versions", () => {
   const version = (pkg: string): string =>
-    (JSON.parse(fs.readFileSync(path.join(repoRoot(), "node_modules", pkg, "package.json"), "utf8")) as {
-      version: string;
-    }).version;
+    (
+      JSON.parse(fs.readFileSync(path.join(repoRoot(), "node_modules", pkg, "package.json"), "utf8")) as {
+        version: string;
+      }
+    ).version;
   assert.equal(version("@pulumi/pulumi"), pinned()["PULUMI_VERSION"]);
   assert.equal(version("@pulumi/command"), pinned()["PULUMI_COMMAND_VERSION"]);
 });
@@ -40,7 +42,11 @@ test("toolchain: shipped stack files carry no encryption salt (it belongs to one
   for (const file of fs.readdirSync(repoRoot()).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f))) {
     let committed: string;
     try {
-      committed = execFileSync("git", ["show", `HEAD:${file}`], { cwd: repoRoot(), encoding: "utf8", stdio: "pipe" });
+      committed = execFileSync("git", ["show", `HEAD:${file}`], {
+        cwd: repoRoot(),
+        encoding: "utf8",
+        stdio: "pipe",
+      });
     } catch {
       continue; // not committed yet
     }

@@ -56,7 +56,7 @@ export class DutHost extends pulumi.ComponentResource {
 
     const facts = hostScript(
       `${name}-facts`,
-      { connection: args.connection, script: "dut-facts.sh", up: "" },
+      { connection: args.connection, up: { script: "dut-facts.sh" } },
       { parent: this },
     );
     this.facts = lastJson<DutFacts>(facts.stdout);
@@ -74,9 +74,8 @@ export class DutHost extends pulumi.ComponentResource {
         `${name}-hugepages`,
         {
           connection: args.connection,
-          script: "dut-hugepages.sh",
-          up: "apply",
-          down: "revert",
+          up: { script: "dut-hugepages.sh", args: ["apply"] },
+          down: { script: "dut-hugepages.sh", args: ["revert"] },
           environment: {
             HUGEPAGES_SIZE: args.host.hugepages.size,
             HUGEPAGES_COUNT: String(args.host.hugepages.count),

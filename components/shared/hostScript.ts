@@ -1,47 +1,84 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { contentHash, scriptText } from "./scripts";
+import { bundle, contentHash } from "./scripts";
+import { shellJoin, shellQuote } from "./shell";
 
 export type Connection = command.types.input.remote.ConnectionArgs;
 
+/** One of the project's scripts with its arguments, e.g. {script: "vm.sh", args: ["start"]}. */
+export interface ScriptCall {
+  /** file under scripts/ */
+  script: string;
+  args?: string[];
+}
+
 export interface HostScriptArgs {
   connection: pulumi.Input<Connection>;
-  /** file under scripts/, sent on stdin and run as `bash -s -- <subcommand>` */
-  script: string;
-  /** subcommand on create/update (e.g. "up", "apply", "start") */
-  up: string;
-  /** subcommand on delete (teardown); omitted = nothing to undo */
-  down?: string;
+  /** run on create and on update */
+  up: ScriptCall;
+  /** run on delete (the teardown); omitted = nothing to undo */
+  down?: ScriptCall;
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** extra replacement triggers; the script's content hash is always one */
+  /** more repo-relative files or directories the scripts need on the host */
+  files?: string[];
+  /** variables set to the host path of a shipped file: {QEMU_PATCH_DIR: "patches/qemu-7.2"} */
+  fileEnv?: Record<string, string>;
+  /** extra replacement triggers; the content hash of everything shipped is always one */
   triggers?: pulumi.Input<unknown>[];
+  /** remote timeout for long steps, e.g. "60m" */
+  timeout?: string;
 }
 
 /**
- * A provisioning step on a host: one of the project's scripts, run over SSH as root with its
- * inputs in the environment. Progress goes to stderr (streamed to the engine log), the result
- * to stdout as one JSON line. The script travels on stdin, so teardown needs nothing uploaded.
+ * A provisioning step on a host, run over SSH as root: the project's scripts (and any files
+ * they need) travel as a tar.gz in the command's environment, are unpacked to a temporary
+ * directory, run, and removed. Progress goes to stderr (streamed to the engine log), the
+ * result to stdout as one JSON line. Teardown is self-contained: delete ships its own copy.
  */
 export function hostScript(
   name: string,
   args: HostScriptArgs,
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
-  const text = scriptText(args.script);
+  const paths = [
+    ...new Set([
+      `scripts/${args.up.script}`,
+      ...(args.down ? [`scripts/${args.down.script}`] : []),
+      ...(args.files ?? []),
+    ]),
+  ].sort();
+  const payload = bundle(paths);
+  const exports = Object.entries(args.fileEnv ?? {})
+    .map(([k, rel]) => `export ${k}="$LAB_BUNDLE_DIR"/${shellQuote(rel)};`)
+    .join(" ");
+  const run = (call: ScriptCall): string =>
+    [
+      "LAB_BUNDLE_DIR=$(mktemp -d /tmp/vpl-bundle.XXXXXX) || exit 1;",
+      'printf %s "$LAB_BUNDLE_B64" | base64 -d | tar -xzf - -C "$LAB_BUNDLE_DIR" || { rm -rf "$LAB_BUNDLE_DIR"; exit 1; };',
+      "unset LAB_BUNDLE_B64; export LAB_BUNDLE_DIR;",
+      exports,
+      `bash "$LAB_BUNDLE_DIR"/${shellJoin([`scripts/${call.script}`, ...(call.args ?? [])])} </dev/null; rc=$?;`,
+      'rm -rf "$LAB_BUNDLE_DIR"; exit $rc',
+    ]
+      .filter(Boolean)
+      .join(" ");
+  const environment = pulumi
+    .output(args.environment ?? {})
+    .apply((env) => ({ ...env, LAB_BUNDLE_B64: payload }));
   return new command.remote.Command(
     name,
     {
       connection: args.connection,
-      create: `bash -s -- ${args.up}`,
-      update: `bash -s -- ${args.up}`,
-      delete: args.down === undefined ? undefined : `bash -s -- ${args.down}`,
-      stdin: text,
-      environment: args.environment,
-      triggers: [contentHash(text), ...(args.triggers ?? [])],
+      create: run(args.up),
+      update: run(args.up),
+      delete: args.down === undefined ? undefined : run(args.down),
+      environment,
+      triggers: [contentHash(payload), ...(args.triggers ?? [])],
       addPreviousOutputInEnv: false,
       logging: "stderr",
     },
-    opts,
+    // a step's teardown must run before its replacement is set up (hugepages, daemons, ...)
+    { deleteBeforeReplace: true, ...opts },
   );
 }
 

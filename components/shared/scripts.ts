@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -23,4 +24,27 @@ export function contentHash(...parts: string[]): string {
   const h = crypto.createHash("sha256");
   for (const p of parts) h.update(p).update("\0");
   return h.digest("hex").slice(0, 16);
+}
+
+/**
+ * A deterministic .tar.gz (base64) of repo-relative paths, for shipping small file sets
+ * (patch series, guest files, helpers) to a host inside a command's environment.
+ */
+export function bundle(paths: string[]): string {
+  const tgz = execFileSync(
+    "tar",
+    [
+      "--sort=name",
+      "--mtime=@0",
+      "--owner=0",
+      "--group=0",
+      "--numeric-owner",
+      "--use-compress-program=gzip -n",
+      "-cf",
+      "-",
+      ...paths,
+    ],
+    { cwd: repoRoot(), maxBuffer: 64 * 1024 * 1024 },
+  );
+  return tgz.toString("base64");
 }

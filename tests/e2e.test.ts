@@ -1,0 +1,78 @@
+// End to end on this machine, for real: `pulumi up --stack local` (the README's main job) brings
+// the whole chain up and measures, a second `up` changes nothing, and `pulumi destroy` leaves
+// the machine exactly as it was (processes, RT threads, sockets, netns, veths, hugepages,
+// mounts, lab files).
+//
+// Runs when VPL_E2E=1 (CI sets it through scripts/test.sh once the chain is complete). It uses the
+// `local` stack of the file backend and refuses to touch one that already has resources.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { repoRoot } from "./support/repo";
+import { snapshot } from "./support/machineState";
+
+const enabled = process.env["VPL_E2E"] === "1";
+
+test(
+  "e2e: up, outputs, idempotent up, destroy leaves the machine clean",
+  { skip: !enabled && "set VPL_E2E=1 to run the local lab end to end (needs root, ~10-20 min)" },
+  async () => {
+    const stack = await LocalWorkspace.selectStack(
+      { stackName: "local", workDir: repoRoot() },
+      {
+        envVars: {
+          PULUMI_CONFIG_PASSPHRASE_FILE:
+            process.env["PULUMI_CONFIG_PASSPHRASE_FILE"] ??
+            path.join(os.homedir(), ".vhost-perf-lab", "passphrase"),
+          PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+          PULUMI_SKIP_UPDATE_CHECK: "true",
+          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        },
+      },
+    );
+    const existing = ((await stack.exportStack()).deployment as { resources?: unknown[] }).resources ?? [];
+    assert.equal(
+      existing.length,
+      0,
+      "the local stack already has resources: run `pulumi destroy --stack local` first",
+    );
+
+    const before = snapshot();
+    const log = (line: string): void => void process.stderr.write(line);
+    try {
+      let t0 = Date.now();
+      const up = await stack.up({ onOutput: log });
+      const firstUpS = (Date.now() - t0) / 1000;
+      assert.equal(up.summary.result, "succeeded");
+      const outputs = up.outputs;
+      const hosts = outputs["hosts"]?.value as { qemu: { version: string } }[];
+      assert.match(hosts[0]?.qemu.version ?? "", /QEMU emulator version 7\.2/);
+      const results = outputs["results"]?.value as {
+        name: string;
+        mrr?: { trials: { received: number }[] };
+      }[];
+      for (const suffix of ["-mrr", "-cfsrr1-mrr"]) {
+        const cell = results.find(
+          (c) => c.name.endsWith(suffix) && (suffix === "-mrr" ? !c.name.includes("cfsrr1") : true),
+        );
+        assert.ok(cell, `no ${suffix} cell in ${results.map((c) => c.name).join(", ")}`);
+        assert.ok(
+          (cell.mrr?.trials ?? []).some((t) => t.received > 0),
+          `${cell.name}: nothing received`,
+        );
+      }
+
+      t0 = Date.now();
+      const again = await stack.up({ onOutput: log });
+      const secondUpS = (Date.now() - t0) / 1000;
+      const changes = Object.entries(again.summary.resourceChanges ?? {}).filter(([op]) => op !== "same");
+      assert.deepEqual(changes, [], "a second up with nothing changed must change nothing");
+      process.stderr.write(`[e2e] first up ${firstUpS.toFixed(0)} s, second up ${secondUpS.toFixed(0)} s\n`);
+    } finally {
+      await stack.destroy({ onOutput: log });
+    }
+    assert.deepEqual(snapshot(), before, "destroy must leave the machine as it was");
+  },
+);

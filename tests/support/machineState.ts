@@ -1,0 +1,104 @@
+// A snapshot of everything the lab may leave on this machine, to compare before `up` and
+// after `destroy`. Build caches keyed by content (~/.cache/vhost-perf-lab,
+// /var/cache/vhost-perf-lab) are deliberately not part of it: they are caches, not the lab.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface MachineState {
+  processes: string[];
+  rtThreads: string[];
+  sockets: string[];
+  netns: string[];
+  veths: string[];
+  hugepages: Record<string, number>;
+  hugetlbfsMounts: string[];
+  files: string[];
+  schedRtRuntimeUs: string;
+}
+
+const LAB_PROCESS = /^(qemu-system|dpdk-testpmd|trafgen|sshd-lab)/;
+const LAB_PATHS = [
+  "/var/lib/vm/vhost-nested.img",
+  "/var/lib/vhost-perf-lab",
+  "/run/vhost-perf-lab",
+  "/opt/vhost-perf-lab",
+  "/etc/apt/sources.list.d/vhost-perf-lab-src.sources",
+  path.join(os.homedir(), ".vhost-perf-lab", "stacks"),
+];
+
+function run(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    return "";
+  }
+}
+
+function read(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function labProcesses(): { procs: string[]; rt: string[] } {
+  const procs: string[] = [];
+  const rt: string[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    const comm = read(`/proc/${pid}/comm`).trim();
+    if (!LAB_PROCESS.test(comm)) continue;
+    procs.push(`${pid}:${comm}`);
+    let tids: string[] = [];
+    try {
+      tids = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      // field 41 of stat is the policy: 1 = SCHED_FIFO, 2 = SCHED_RR
+      const stat = read(`/proc/${pid}/task/${tid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const policy = fields[38];
+      if (policy === "1" || policy === "2") rt.push(`${pid}/${tid}:${comm}`);
+    }
+  }
+  return { procs: procs.sort(), rt: rt.sort() };
+}
+
+export function snapshot(): MachineState {
+  const { procs, rt } = labProcesses();
+  const hugepages: Record<string, number> = {};
+  for (const d of fs.readdirSync("/sys/kernel/mm/hugepages")) {
+    hugepages[d] = Number(read(`/sys/kernel/mm/hugepages/${d}/nr_hugepages`).trim());
+  }
+  return {
+    processes: procs,
+    rtThreads: rt,
+    sockets: read("/proc/net/unix")
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/)[7] ?? "")
+      .filter((p) => /vhost-perf-lab|vhu|qga|qmp/.test(p))
+      .sort(),
+    netns: run("ip", ["netns", "list"])
+      .split("\n")
+      .map((l) => l.split(" ")[0] ?? "")
+      .filter(Boolean)
+      .sort(),
+    veths: run("ip", ["-o", "link", "show", "type", "veth"])
+      .split("\n")
+      .map((l) => l.split(":")[1]?.trim().split("@")[0] ?? "")
+      .filter(Boolean)
+      .sort(),
+    hugepages,
+    hugetlbfsMounts: read("/proc/mounts")
+      .split("\n")
+      .filter((l) => l.split(" ")[2] === "hugetlbfs")
+      .map((l) => l.split(" ")[1] ?? "")
+      .sort(),
+    files: LAB_PATHS.filter((p) => fs.existsSync(p)),
+    schedRtRuntimeUs: read("/proc/sys/kernel/sched_rt_runtime_us").trim(),
+  };
+}
