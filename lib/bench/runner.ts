@@ -1,0 +1,430 @@
+/**
+ * The benchmark runner: for every cell of the plan, check the frame, probe the path, apply the
+ * cell's scheduling policy, run MRR and/or NDR/PDR, and always revert the scheduling changes.
+ * I/O goes through RemoteExec (SSH or local); everything printed goes through `log`.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { measureMrr } from "../measure/mrr";
+import { makeSearchConfig, NDR_GOAL, PDR_GOAL, runMlrSearch, type SearchGoal } from "../measure/mlrsearch";
+import type { TrafficGenerator, TrialCounts, TrialRequest } from "../measure/trafficGenerator";
+import { formatPps, type FrameSize } from "../measure/units";
+import { cellBaseName, maxFrameBytes, redactPlan, testName, type BenchPlan, type CellSpec } from "./plan";
+import { runChecked, type RemoteExec } from "./remote";
+import {
+  frameFields,
+  sanityWarnings,
+  shapeMrr,
+  shapeNdrPdr,
+  type BenchReport,
+  type CellReport,
+} from "./report";
+import { cellSchedReport, SchedController, type AppliedCfsrr1 } from "./schedPolicy";
+import { TrafgenGenerator, UnsupportedFrameError } from "./trafgenGenerator";
+
+export interface HostSource {
+  get(name: string): Promise<RemoteExec>;
+  closeAll(): Promise<void>;
+}
+
+export interface RunnerDeps {
+  hosts: HostSource;
+  /** progress lines (stderr in the CLI) */
+  log: (line: string) => void;
+  signal?: AbortSignal;
+  /** dpdk_telemetry.py source, for per-cell vswitch counters; null to skip */
+  telemetryClient?: string | null;
+  /** probe trial before each cell (default: 2000 pps for 0.5 s) */
+  probe?: { loadPps: number; durationS: number } | null;
+}
+
+export class AbortedError extends Error {
+  constructor() {
+    super("interrupted");
+    this.name = "AbortedError";
+  }
+}
+
+/** Wraps a generator: abort check before, progress callback after every trial. */
+class ObservedGenerator implements TrafficGenerator {
+  onTrial: ((request: TrialRequest, counts: TrialCounts) => void) | null = null;
+  constructor(
+    private readonly inner: TrafficGenerator,
+    private readonly signal?: AbortSignal,
+  ) {}
+  get directions(): number {
+    return this.inner.directions;
+  }
+  async runTrial(request: TrialRequest): Promise<TrialCounts> {
+    if (this.signal?.aborted) throw new AbortedError();
+    const counts = await this.inner.runTrial(request);
+    this.onTrial?.(request, counts);
+    return counts;
+  }
+}
+
+/** Finds scripts/dpdk_telemetry.py from the compiled file's location or the working directory. */
+export function findTelemetryClient(start = __dirname): string | null {
+  const candidates: string[] = [];
+  if (process.env.VPL_SCRIPTS_DIR) candidates.push(join(process.env.VPL_SCRIPTS_DIR, "dpdk_telemetry.py"));
+  let dir = resolve(start);
+  for (let i = 0; i < 6; i++) {
+    candidates.push(join(dir, "scripts", "dpdk_telemetry.py"));
+    dir = dirname(dir);
+  }
+  candidates.push(join(process.cwd(), "scripts", "dpdk_telemetry.py"));
+  for (const c of candidates) if (existsSync(c)) return readFileSync(c, "utf8");
+  return null;
+}
+
+interface PortStats {
+  id: number;
+  name: string | null;
+  stats: Record<string, number>;
+}
+
+async function readPorts(exec: RemoteExec, client: string, prefix: string): Promise<PortStats[] | null> {
+  const result = await exec.run(`python3 - --prefix ${prefix} --ports`, { stdin: client, timeoutMs: 15000 });
+  if (result.code !== 0) return null;
+  try {
+    const parsed = JSON.parse(result.stdout) as { ports?: PortStats[] };
+    return parsed.ports ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function portDeltas(before: PortStats[], after: PortStats[]): NonNullable<CellReport["vswitchPorts"]> {
+  return after.map((a) => {
+    const b = before.find((p) => p.id === a.id);
+    const d = (key: string): number => (a.stats[key] ?? 0) - (b?.stats[key] ?? 0);
+    return {
+      id: a.id,
+      name: a.name,
+      rx: d("ipackets"),
+      tx: d("opackets"),
+      missed: d("imissed"),
+      rxErrors: d("ierrors"),
+      txErrors: d("oerrors"),
+    };
+  });
+}
+
+async function hostFacts(exec: RemoteExec): Promise<Record<string, unknown>> {
+  const script = [
+    'printf "kernel\\t%s\\n" "$(uname -r)"',
+    'printf "online\\t%s\\n" "$(cat /sys/devices/system/cpu/online)"',
+    'printf "nproc\\t%s\\n" "$(nproc)"',
+    'printf "rtRuntimeUs\\t%s\\n" "$(cat /proc/sys/kernel/sched_rt_runtime_us)"',
+    'printf "rtPeriodUs\\t%s\\n" "$(cat /proc/sys/kernel/sched_rt_period_us)"',
+    'printf "hugepages\\t%s\\n" "$(cat /proc/sys/vm/nr_hugepages)"',
+    "printf \"cpuModel\\t%s\\n\" \"$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)\"",
+  ].join("\n");
+  const result = await runChecked(exec, "host facts", "bash -s", { stdin: script, timeoutMs: 30000 });
+  const facts: Record<string, unknown> = {};
+  for (const line of result.stdout.split("\n")) {
+    const [key, ...rest] = line.split("\t");
+    if (!key) continue;
+    const value = rest.join("\t");
+    facts[key] = /^-?\d+$/.test(value) ? Number(value) : value;
+  }
+  return facts;
+}
+
+function ndrPdrGoals(plan: BenchPlan): SearchGoal[] {
+  const shape = {
+    exceedRatio: plan.ndrpdr.exceedRatio,
+    relativeWidth: plan.ndrpdr.relativeWidth,
+    finalTrialDurationS: plan.ndrpdr.trialDurationS,
+    initialTrialDurationS: plan.ndrpdr.trialDurationS,
+    durationSumS: plan.ndrpdr.durationSumS,
+  };
+  return [
+    { ...NDR_GOAL, ...shape, lossRatio: plan.ndrpdr.ndrLossRatio },
+    { ...PDR_GOAL, ...shape, lossRatio: plan.ndrpdr.pdrLossRatio },
+  ];
+}
+
+export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<BenchReport> {
+  const t0 = Date.now();
+  const since = (): string => `${Math.round((Date.now() - t0) / 1000)}s`;
+  const log = (msg: string): void => deps.log(`[bench ${since()}] ${msg}`);
+  const report: BenchReport = {
+    tool: "vhost-perf-lab/bench-runner",
+    schemaVersion: 1,
+    plan: plan.name,
+    startedAt: new Date(t0).toISOString(),
+    finishedAt: "",
+    durationS: 0,
+    ok: false,
+    tg: { kind: plan.tg.kind, directions: 1, note: "" },
+    hosts: {},
+    facts: { ...plan.facts, plan: redactPlan(plan) },
+    notes: [],
+    cells: [],
+  };
+  const finish = (): BenchReport => {
+    report.finishedAt = new Date().toISOString();
+    report.durationS = Math.round((Date.now() - t0) / 100) / 10;
+    report.ok = report.fatal === undefined && report.cells.every((c) => c.error === undefined);
+    return report;
+  };
+
+  if (plan.tg.kind === "trex") {
+    report.fatal = 'tg.kind "trex" is declared but not implemented in this runner (use "trafgen")';
+    return finish();
+  }
+  const tgSpec = plan.tg;
+  let generator: TrafgenGenerator | undefined;
+  let sched: SchedController | undefined;
+  try {
+    const dut = await deps.hosts.get(plan.dut.host);
+    const tgExec = await deps.hosts.get(tgSpec.host);
+    for (const name of new Set([plan.dut.host, tgSpec.host])) {
+      report.hosts[name] = await hostFacts(await deps.hosts.get(name));
+    }
+    generator = new TrafgenGenerator(tgExec, tgSpec);
+    report.tg = {
+      kind: "trafgen",
+      directions: generator.directions,
+      note:
+        `one direction only (${tgSpec.netns}:${tgSpec.txIf} -> vswitch -> ${tgSpec.netns}:${tgSpec.rxIf}); ` +
+        "CSIT reports the aggregate of two directions, so these figures are not comparable 1:1",
+    };
+    report.notes.push(
+      "the negotiated vring size is not verified by the runner: it is whatever the VM launcher configured (rx/tx_queue_size)",
+    );
+    sched = new SchedController(dut, plan.dut, plan.sched);
+    const recovered = await sched.recover();
+    for (const note of recovered) log(`WARNING ${note}`);
+    report.notes.push(...recovered);
+
+    const observed = new ObservedGenerator(generator, deps.signal);
+    for (const [index, cell] of plan.cells.entries()) {
+      if (deps.signal?.aborted) throw new AbortedError();
+      const { cell: cellReport, fatal } = await runCell(plan, cell, index, {
+        dut,
+        generator,
+        observed,
+        sched,
+        log,
+        telemetryClient: deps.telemetryClient ?? null,
+        probe: deps.probe === undefined ? { loadPps: 2000, durationS: 0.5 } : deps.probe,
+      });
+      report.cells.push(cellReport);
+      if (fatal !== null) {
+        report.fatal = fatal;
+        break;
+      }
+    }
+  } catch (e) {
+    const err = e as Error;
+    report.fatal =
+      err instanceof AbortedError ? "interrupted (signal): remaining cells skipped" : err.message;
+  }
+  if (report.fatal !== undefined) log(`FATAL ${report.fatal}`);
+  if (sched) {
+    // Final guard: no parked RT runtime, no RT thread left in the lab's processes.
+    try {
+      const notes = await sched.recover();
+      for (const note of notes) log(`WARNING ${note}`);
+      report.notes.push(...notes);
+    } catch (e) {
+      const msg = `final RT sweep failed: ${(e as Error).message}`;
+      log(`FATAL ${msg}`);
+      report.fatal = report.fatal === undefined ? msg : `${report.fatal}; ${msg}`;
+    }
+  }
+  try {
+    await generator?.cleanup();
+  } catch {
+    // the configs are small; a lost connection leaves them in configDir
+  }
+  return finish();
+}
+
+interface CellContext {
+  dut: RemoteExec;
+  generator: TrafgenGenerator;
+  observed: ObservedGenerator;
+  sched: SchedController;
+  log: (msg: string) => void;
+  telemetryClient: string | null;
+  probe: { loadPps: number; durationS: number } | null;
+}
+
+async function runCell(
+  plan: BenchPlan,
+  cell: CellSpec,
+  index: number,
+  ctx: CellContext,
+): Promise<{ cell: CellReport; fatal: string | null }> {
+  const started = Date.now();
+  const name = cellBaseName(cell, plan.naming);
+  const out: CellReport = {
+    name,
+    testNames: Object.fromEntries(cell.tests.map((t) => [t, testName(cell, t, plan.naming)])),
+    vringSize: cell.vringSize,
+    policy: cell.policy,
+    ...frameFields(cell.frame),
+    directions: ctx.generator.directions,
+    startedAt: new Date(started).toISOString(),
+    durationS: 0,
+    warnings: [],
+  };
+  const { log } = ctx;
+  log(`cell ${index + 1}/${plan.cells.length} ${name} (${cell.tests.join(", ")})`);
+  const trafgenNotes = new Map<string, number>();
+  const noteTrial = (): void => {
+    const d = ctx.generator.lastTrial;
+    if (!d) return;
+    if (d.cutByDeadline)
+      trafgenNotes.set(
+        "trafgen was cut by the trial deadline (it could not send the load in time)",
+        1 +
+          (trafgenNotes.get("trafgen was cut by the trial deadline (it could not send the load in time)") ??
+            0),
+      );
+    if (d.txDropped > 0) {
+      const key = "the TG veth dropped packets on transmit (tx_dropped), not counted as offered";
+      trafgenNotes.set(key, 1 + (trafgenNotes.get(key) ?? 0));
+    }
+    for (const kind of d.counterKinds) {
+      const key = `a counter wrapped (${kind}) and was corrected`;
+      trafgenNotes.set(key, 1 + (trafgenNotes.get(key) ?? 0));
+    }
+  };
+
+  let applied: AppliedCfsrr1 | null = null;
+  let revertFailure: string | null = null;
+  let portsBefore: PortStats[] | null = null;
+  try {
+    // 1. Can this TG carry the frame at all? Then: does anything come back?
+    await ctx.generator.checkFrame(cell.frame);
+    if (ctx.probe) {
+      const probe = await ctx.generator.runTrial({ ...ctx.probe, frame: cell.frame });
+      out.probe = { loadPps: ctx.probe.loadPps, offered: probe.offeredCount, received: probe.receivedCount };
+      if (probe.offeredCount > 0 && probe.receivedCount === 0) {
+        const jumbo = maxFrameBytes(cell.frame) > 1518;
+        throw jumbo
+          ? new UnsupportedFrameError(
+              cell.frame,
+              "nothing came back in the probe trial (the vswitch's af_packet ports or the VM do not take jumbo frames)",
+            )
+          : new Error(
+              `probe: ${probe.offeredCount} packets offered at ${ctx.probe.loadPps} pps, none came back: the datapath is not forwarding (vswitch down? VM not attached?)`,
+            );
+      }
+      if (probe.offeredCount === 0)
+        throw new Error("probe: trafgen sent nothing (is the TG netns wired? tg-netns.sh setup)");
+    }
+    if (plan.dut.vswitchTelemetryPrefix && ctx.telemetryClient) {
+      portsBefore = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
+      if (!portsBefore) out.warnings.push("vswitch telemetry not readable: no port counters for this cell");
+    }
+
+    // 2. Scheduling policy for the cell.
+    if (cell.policy === "cfsrr1") {
+      const { warnings } = await ctx.sched.apply((a) => {
+        applied = a;
+      });
+      out.warnings.push(...warnings);
+      const a = applied as AppliedCfsrr1 | null;
+      if (a) {
+        out.sched = cellSchedReport(a);
+        log(
+          `${name}: SCHED_RR 1 on ${a.plan.targets.length} threads (${a.plan.targets.map((t) => `${t.label}:${t.thread.comm}`).join(", ")}); ${a.plan.runtime.reason}`,
+        );
+      }
+    }
+
+    // 3. The tests.
+    if (cell.tests.includes("mrr")) {
+      const tn = testName(cell, "mrr", plan.naming);
+      let i = 0;
+      ctx.observed.onTrial = (req, counts) => {
+        i++;
+        noteTrial();
+        const loss = counts.offeredCount === 0 ? 1 : 1 - counts.receivedCount / counts.offeredCount;
+        log(
+          `${tn} trial ${i}/${plan.mrr.trials}: ${Math.round(counts.receivedCount / req.durationS)} pps (offered ${counts.offeredCount}, loss ${(loss * 100).toFixed(2)}%)`,
+        );
+      };
+      const result = await measureMrr(ctx.observed, {
+        maxLoadPps: plan.mrr.maxLoadPps,
+        frame: cell.frame,
+        trials: plan.mrr.trials,
+        trialDurationS: plan.mrr.trialDurationS,
+      });
+      out.mrr = shapeMrr(tn, result);
+      log(`${tn}: ${formatPps(out.mrr.avgPps)} average, stdev ${formatPps(out.mrr.stdevPps)}`);
+    }
+    if (cell.tests.includes("ndrpdr")) {
+      const tn = testName(cell, "ndrpdr", plan.naming);
+      const config = makeSearchConfig({
+        goals: ndrPdrGoals(plan),
+        minLoadPps: plan.ndrpdr.minLoadPps,
+        maxLoadPps: plan.ndrpdr.maxLoadPps,
+        frame: cell.frame as FrameSize,
+        timeLimitS: plan.ndrpdr.timeLimitS,
+        intermediatePhases: plan.ndrpdr.intermediatePhases,
+      });
+      ctx.observed.onTrial = () => noteTrial();
+      const t = Date.now();
+      const result = await runMlrSearch(ctx.observed, config, {
+        clock: () => (Date.now() - t) / 1000,
+        onTrial: (e) =>
+          log(
+            `${tn} trial ${e.index + 1}: ${Math.round(e.loadPps)} pps x ${e.durationS}s -> loss ${(e.lossRatio * 100).toFixed(3)}% (${e.why})`,
+          ),
+      });
+      out.ndrpdr = shapeNdrPdr(tn, result);
+      const fmt = (g: typeof out.ndrpdr.ndr): string =>
+        g === null
+          ? "-"
+          : g.lowerBoundPps === null
+            ? `none (${g.outcome})`
+            : `${formatPps(g.lowerBoundPps)} (${g.outcome})`;
+      log(`${tn}: NDR ${fmt(out.ndrpdr.ndr)}, PDR ${fmt(out.ndrpdr.pdr)}, stop: ${result.stopReason}`);
+      if (result.stopReason !== "goals-reached")
+        out.warnings.push(`ndrpdr stopped early: ${result.stopReason}`);
+    }
+    out.warnings.push(...sanityWarnings(out));
+  } catch (e) {
+    const err = e as Error;
+    out.error = err instanceof AbortedError ? "interrupted" : err.message;
+    if (err instanceof UnsupportedFrameError) out.skipped = true;
+    log(`${name}: ${err instanceof UnsupportedFrameError ? "SKIPPED" : "FAILED"}: ${out.error}`);
+  } finally {
+    ctx.observed.onTrial = null;
+    const a = applied as AppliedCfsrr1 | null;
+    if (a) {
+      try {
+        const notes = await ctx.sched.revert(a);
+        out.warnings.push(...notes);
+        log(
+          `${name}: scheduling reverted${a.plan.runtime.setUs !== null ? `, sched_rt_runtime_us back to ${a.plan.runtime.currentUs}` : ""}`,
+        );
+      } catch (revertError) {
+        // Stop everything: the host may have RT pollers left. The caller reports it as fatal.
+        revertFailure = `REVERT FAILED: ${(revertError as Error).message}`;
+        out.error = `${out.error ? `${out.error}; ` : ""}${revertFailure}`;
+        log(`${name}: ${revertFailure}`);
+      }
+    }
+  }
+  if (revertFailure !== null) {
+    out.durationS = Math.round((Date.now() - started) / 100) / 10;
+    return { cell: out, fatal: revertFailure };
+  }
+  if (portsBefore && ctx.telemetryClient && plan.dut.vswitchTelemetryPrefix) {
+    const after = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
+    if (after) out.vswitchPorts = portDeltas(portsBefore, after);
+  }
+  for (const [note, count] of trafgenNotes) out.warnings.push(`${count} trial(s): ${note}`);
+  out.durationS = Math.round((Date.now() - started) / 100) / 10;
+  return {
+    cell: out,
+    fatal: out.error === "interrupted" ? "interrupted (signal): remaining cells skipped" : null,
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * TrafficGenerator over trafgen (netsniff-ng) in a network namespace, driven through one SSH
+ * connection (DESIGN.md §4): trafgen sends on the netns end of one veth pair at a software-limited
+ * rate, the vswitch forwards, and what comes back is counted on the netns end of the other pair.
+ *
+ * One trial is one remote command: read the counters, run trafgen for the trial (bounded by a
+ * deadline), wait for packets still in flight, read the counters again. offered = tx delta of the
+ * sending interface, received = rx delta of the counting one. One direction only (directions = 1).
+ */
+import type { TrafficGenerator, TrialCounts, TrialRequest } from "../measure/trafficGenerator";
+import { frameLabel, type FrameSize } from "../measure/units";
+import { CounterAnomalyError, counterDelta, parseCounter, type CounterReading } from "./counters";
+import type { TrafgenSpec } from "./plan";
+import { runChecked, shQuote, type RemoteExec } from "./remote";
+import { trafgenConfig, type TrafgenConfig } from "./trafgenConfig";
+
+/** The frame cannot be carried by this TG setup (MTU, trafgen ring slots, af_packet frames). */
+export class UnsupportedFrameError extends Error {
+  constructor(
+    readonly frame: FrameSize,
+    reason: string,
+  ) {
+    super(`unsupported frame size on this TG: ${frameLabel(frame)}: ${reason}`);
+    this.name = "UnsupportedFrameError";
+  }
+}
+
+export interface TrialDetails {
+  /** wall time of the trafgen process (including its start-up), seconds */
+  wallS: number;
+  /** trafgen's own report of its sending time, seconds (null if it printed none) */
+  trafgenS: number | null;
+  /** true when the deadline cut trafgen short */
+  cutByDeadline: boolean;
+  txDropped: number;
+  counterKinds: string[];
+}
+
+export interface TrafgenOptions {
+  /** Deadline = duration x (1 + slackRatio) + slackS: trafgen start-up is ~20-40 ms here. */
+  slackRatio?: number;
+  slackS?: number;
+  /** Counter anomalies (reset, foreign traffic): retries before giving up. */
+  retries?: number;
+}
+
+interface Readings {
+  tx: CounterReading;
+  rx: CounterReading;
+  txDropped: bigint;
+}
+
+/** Parses "C <label> <txIfindex> <tx> <rxIfindex> <rx> <txDropped>" records of the trial script. */
+export function parseTrialOutput(stdout: string): {
+  before: Readings;
+  after: Readings;
+  rc: number;
+  wallUs: number;
+  trafgenS: number | null;
+} {
+  const readings = new Map<string, Readings>();
+  let rc: number | undefined;
+  let wallUs: number | undefined;
+  let trafgenS: number | null = null;
+  for (const line of stdout.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === "C" && f.length >= 7) {
+      readings.set(f[1] as string, {
+        tx: { ifindex: Number(f[2]), value: parseCounter(f[3] as string, "tx_packets") },
+        rx: { ifindex: Number(f[4]), value: parseCounter(f[5] as string, "rx_packets") },
+        txDropped: parseCounter(f[6] as string, "tx_dropped"),
+      });
+    } else if (f[0] === "RC") rc = Number(f[1]);
+    else if (f[0] === "WALL") wallUs = Number(f[1]);
+    else {
+      // trafgen's summary: "1 sec, 6858 usec on CPU0 (50000 packets)"
+      const m = /(\d+) sec, (\d+) usec on CPU/.exec(line);
+      if (m) trafgenS = Number(m[1]) + Number(m[2]) / 1e6;
+    }
+  }
+  const before = readings.get("before");
+  const after = readings.get("after");
+  if (!before || !after || rc === undefined || wallUs === undefined) {
+    throw new Error(`unexpected trial output: ${JSON.stringify(stdout.slice(0, 400))}`);
+  }
+  return { before, after, rc, wallUs, trafgenS };
+}
+
+/** Deadline of a trial: trafgen gets its duration plus a little slack for start-up. */
+export function trialDeadlineS(durationS: number, slackRatio = 0.02, slackS = 0.15): number {
+  return durationS * (1 + slackRatio) + slackS;
+}
+
+export class TrafgenGenerator implements TrafficGenerator {
+  readonly directions = 1;
+  /** details of the last trial, for warnings (trafgen too slow, cut by the deadline) */
+  lastTrial: TrialDetails | null = null;
+  private readonly configs = new Map<string, { path: string; config: TrafgenConfig }>();
+  private readonly checked = new Set<string>();
+
+  constructor(
+    private readonly exec: RemoteExec,
+    private readonly spec: TrafgenSpec,
+    private readonly options: TrafgenOptions = {},
+  ) {}
+
+  private ns(command: string): string {
+    return `ip netns exec ${shQuote(this.spec.netns)} ${command}`;
+  }
+
+  /** Writes the frame's trafgen config on the TG host once and returns it. */
+  async prepare(frame: FrameSize): Promise<{ path: string; config: TrafgenConfig }> {
+    const key = frameLabel(frame);
+    const cached = this.configs.get(key);
+    if (cached) return cached;
+    const config = trafgenConfig(frame, {
+      srcMac: this.spec.srcMac,
+      dstMac: this.spec.dstMac,
+      sources: this.spec.sources,
+    });
+    const path = `${this.spec.configDir}/udp-${key}.cfg`;
+    await runChecked(
+      this.exec,
+      `writing ${path}`,
+      `mkdir -p ${shQuote(this.spec.configDir)} && cat > ${shQuote(path)}`,
+      { stdin: config.text, timeoutMs: 30000 },
+    );
+    const entry = { path, config };
+    this.configs.set(key, entry);
+    return entry;
+  }
+
+  /**
+   * Fails with UnsupportedFrameError when the netns interfaces cannot carry the frame (MTU) or
+   * the namespace/interfaces are missing. (What the vswitch's af_packet ports accept is checked by
+   * the runner's probe trial.)
+   */
+  async checkFrame(frame: FrameSize): Promise<void> {
+    const { config } = await this.prepare(frame);
+    const key = frameLabel(frame);
+    if (this.checked.has(key)) return;
+    const result = await this.exec.run(
+      this.ns(
+        `sh -c ${shQuote(`cat /sys/class/net/${this.spec.txIf}/mtu /sys/class/net/${this.spec.rxIf}/mtu`)}`,
+      ),
+      { timeoutMs: 30000 },
+    );
+    if (result.code !== 0) {
+      throw new Error(
+        `${this.exec.name}: cannot read ${this.spec.txIf}/${this.spec.rxIf} in netns ${this.spec.netns} ` +
+          `(is tg-netns.sh setup done?): ${result.stderr.trim()}`,
+      );
+    }
+    const [txMtu, rxMtu] = result.stdout.trim().split(/\s+/).map(Number);
+    for (const [name, mtu] of [
+      [this.spec.txIf, txMtu],
+      [this.spec.rxIf, rxMtu],
+    ] as const) {
+      if (mtu === undefined || !(mtu >= config.requiredMtu)) {
+        throw new UnsupportedFrameError(
+          frame,
+          `${name} has MTU ${mtu}, the frame needs ${config.requiredMtu} (set TG_MTU for tg-netns.sh and the vswitch's max frame)`,
+        );
+      }
+    }
+    this.checked.add(key);
+  }
+
+  /** The remote shell of one trial (run inside the netns). */
+  trialScript(path: string, config: TrafgenConfig, pps: number, count: number, deadlineS: number): string {
+    const { txIf, rxIf } = this.spec;
+    const read = (label: string): string =>
+      `printf 'C ${label} %s %s %s %s %s\\n' "$(cat /sys/class/net/${txIf}/ifindex)" ` +
+      `"$(cat /sys/class/net/${txIf}/statistics/tx_packets)" "$(cat /sys/class/net/${rxIf}/ifindex)" ` +
+      `"$(cat /sys/class/net/${rxIf}/statistics/rx_packets)" "$(cat /sys/class/net/${txIf}/statistics/tx_dropped)"`;
+    const trafgen = [
+      "timeout",
+      "-s",
+      "INT",
+      deadlineS.toFixed(3),
+      shQuote(this.spec.trafgen),
+      "-i",
+      shQuote(path),
+      "-o",
+      txIf,
+      "-b",
+      `${pps}pps`,
+      "-n",
+      String(count),
+      "-P1", // one sender process (pinned by trafgen to CPU 0)
+      "-Q", // leave IRQ affinities alone
+      ...(config.jumbo ? ["-J"] : []),
+    ].join(" ");
+    return [
+      "set -u",
+      read("before"),
+      "s=$(date +%s%N)",
+      `out="$(${trafgen} 2>&1)"; rc=$?`,
+      "e=$(date +%s%N)",
+      `sleep ${this.spec.settleS}`,
+      read("after"),
+      'printf "RC %s\\nWALL %s\\n" "$rc" "$(( (e - s) / 1000 ))"',
+      `printf '%s\\n' "$out" | grep -E 'usec on CPU|rror|nvalid|annot' | head -5`,
+    ].join("\n");
+  }
+
+  async runTrial(request: TrialRequest): Promise<TrialCounts> {
+    const retries = this.options.retries ?? 1;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.runOnce(request);
+      } catch (e) {
+        if (!(e instanceof CounterAnomalyError) || attempt >= retries) throw e;
+      }
+    }
+  }
+
+  private async runOnce(request: TrialRequest): Promise<TrialCounts> {
+    const { path, config } = await this.prepare(request.frame);
+    const pps = Math.max(1, Math.round(request.loadPps));
+    const count = Math.max(1, Math.round(request.loadPps * request.durationS));
+    const deadlineS = trialDeadlineS(request.durationS, this.options.slackRatio, this.options.slackS);
+    const script = this.trialScript(path, config, pps, count, deadlineS);
+    const result = await runChecked(this.exec, "trafgen trial", this.ns("bash -s"), {
+      stdin: script,
+      timeoutMs: Math.ceil((deadlineS + this.spec.settleS + 30) * 1000),
+    });
+    const out = parseTrialOutput(result.stdout);
+    // timeout(1) exits 124 when the deadline cut trafgen short: the shortfall shows in the counts.
+    if (out.rc !== 0 && out.rc !== 124) {
+      throw new Error(
+        `trafgen failed (exit ${out.rc}) on ${this.exec.name}: ${result.stdout.trim().split("\n").slice(-3).join(" | ")}`,
+      );
+    }
+    const plausible = count * 2 + 10000;
+    const tx = counterDelta(`${this.spec.txIf} tx_packets`, out.before.tx, out.after.tx, plausible);
+    const rx = counterDelta(`${this.spec.rxIf} rx_packets`, out.before.rx, out.after.rx, plausible);
+    const dropped =
+      out.after.txDropped >= out.before.txDropped ? out.after.txDropped - out.before.txDropped : 0n;
+    this.lastTrial = {
+      wallS: out.wallUs / 1e6,
+      trafgenS: out.trafgenS,
+      cutByDeadline: out.rc === 124,
+      txDropped: Number(dropped),
+      counterKinds: [tx.kind, rx.kind].filter((k) => k !== "normal"),
+    };
+    return { offeredCount: tx.delta, receivedCount: rx.delta };
+  }
+
+  /** Removes the generated configs from the TG host. */
+  async cleanup(): Promise<void> {
+    if (this.configs.size === 0) return;
+    const paths = [...this.configs.values()].map((c) => shQuote(c.path)).join(" ");
+    await this.exec.run(`rm -f ${paths}; rmdir ${shQuote(this.spec.configDir)} 2>/dev/null; true`, {
+      timeoutMs: 30000,
+    });
+    this.configs.clear();
+  }
+}
