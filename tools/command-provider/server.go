@@ -57,11 +57,12 @@ func (s *server) logger() Logger {
 
 func opts(label string, keepUnknowns bool) plugin.MarshalOptions {
 	return plugin.MarshalOptions{
-		Label:              label,
-		KeepUnknowns:       keepUnknowns,
-		KeepSecrets:        true,
-		SkipNulls:          true,
-		ComputeAssetHashes: true,
+		Label:        label,
+		KeepUnknowns: keepUnknowns,
+		KeepSecrets:  true,
+		SkipNulls:    true,
+		// No ComputeAssetHashes: the engine hashes assets before they reach
+		// providers, and hashing here could mean fetching URI assets.
 	}
 }
 
