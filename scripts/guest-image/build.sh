@@ -412,12 +412,11 @@ manifest=$(
 )
 
 # ------------------------------------------------------------------ leave the chroot
-logged "apt-get clean" in_root apt-get clean
 kill_chroot_procs
-unmount_all
+unmount_all # also drops the bind mount of the package cache (kept in the work dir for the next build)
 rm -f "$root/usr/sbin/policy-rc.d"
 ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
-rm -rf "$root"/var/lib/apt/lists/* "$root"/tmp/* "$root"/var/tmp/* "$root"/var/cache/debconf/*-old \
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/tmp/* "$root"/var/tmp/* "$root"/var/cache/debconf/*-old \
   "$root"/root/.bash_history
 find "$root/var/log" -type f -exec truncate -s 0 {} +
 
@@ -450,5 +449,6 @@ printf '%s  %s\n' "$sha" "$(basename "$out")" >"$out.sha256.tmp"
 mv -f "$out.sha256.tmp" "$out.sha256"
 printf '%s\n' "$manifest" >"$out.manifest.json"
 printf '%s\n' "$fp" >"$out.inputs"
+[ "$keep_work" = 1 ] || remove_tree "$root"
 say "done: $out ($(($(stat -c %s "$out") / 1024 / 1024)) MiB, sha256 $sha)"
 result true "$sha"
