@@ -185,13 +185,6 @@ STAMP_FILE=$QEMU_PREFIX/$STAMP_NAME
 BINARY=$QEMU_PREFIX/bin/qemu-system-x86_64
 KEY=$(printf '%s' "$STAMP_WANT" | sha256sum | cut -c1-12)
 
-mkdir -p -- "$QEMU_WORK_DIR/logs" "$QEMU_WORK_DIR/downloads" "$QEMU_STATE_DIR"
-exec 9>"$QEMU_WORK_DIR/.lock"
-if ! flock -n 9; then
-  say "another qemu-build holds $QEMU_WORK_DIR/.lock; waiting"
-  flock 9
-fi
-
 INSTALLED_PKGS=()
 ADDED_DEB_SRC=false
 RESOLVED_SOURCE=$SOURCE_ID
@@ -203,7 +196,7 @@ emit_json() { # <built> <seconds>
   local names=()
   for p in "${PATCHES[@]}"; do names+=("$(basename -- "$p")"); done
   python3 - "$BINARY" "$version" "$QEMU_PREFIX" "$1" "$2" "$QEMU_SOURCE_KIND" \
-    "$RESOLVED_SOURCE" "$ADDED_DEB_SRC" "$LOG" "${#names[@]}" "${names[@]}" \
+    "$RESOLVED_SOURCE" "$ADDED_DEB_SRC" "${LOG#/dev/null}" "${#names[@]}" "${names[@]}" \
     "${INSTALLED_PKGS[@]}" <<'PY'
 import json, sys
 a = sys.argv[1:]
@@ -217,17 +210,29 @@ PY
 }
 
 # ---------------------------------------------------------------- skip?
-if [ -x "$BINARY" ] && [ -f "$STAMP_FILE" ]; then
-  if [ "$(sed -n '/^resolved-/!p' "$STAMP_FILE")" = "$STAMP_WANT" ]; then
-    RESOLVED_SOURCE=$(sed -n 's/^resolved-source=//p' "$STAMP_FILE")
-    RESOLVED_SOURCE=${RESOLVED_SOURCE:-$SOURCE_ID}
-    say "$QEMU_PREFIX already holds a build of these inputs; reusing it"
-    emit_json false "$SECONDS"
-    exit 0
-  fi
+# A prefix is swapped in whole (rename) with its stamp, so the reuse check is safe without
+# the lock; it is repeated under the lock, which serialises builds, in case another run
+# just finished the same build.
+try_reuse() {
+  [ -x "$BINARY" ] && [ -f "$STAMP_FILE" ] || return 0
+  [ "$(sed -n '/^resolved-/!p' "$STAMP_FILE")" = "$STAMP_WANT" ] || return 0
+  RESOLVED_SOURCE=$(sed -n 's/^resolved-source=//p' "$STAMP_FILE")
+  RESOLVED_SOURCE=${RESOLVED_SOURCE:-$SOURCE_ID}
+  say "$QEMU_PREFIX already holds a build of these inputs; reusing it"
+  emit_json false "$SECONDS"
+  exit 0
+}
+try_reuse
+mkdir -p -- "$QEMU_WORK_DIR/logs" "$QEMU_WORK_DIR/downloads" "$QEMU_STATE_DIR"
+exec 9>"$QEMU_WORK_DIR/.lock"
+if ! flock -n 9; then
+  say "another qemu-build holds $QEMU_WORK_DIR/.lock; waiting"
+  flock 9
+  try_reuse
+fi
+if [ -f "$STAMP_FILE" ]; then
   say "$QEMU_PREFIX holds a build of other inputs; it will be rebuilt and replaced"
-elif [ -e "$QEMU_PREFIX" ] && [ ! -f "$STAMP_FILE" ] &&
-  [ -n "$(ls -A -- "$QEMU_PREFIX" 2>/dev/null)" ]; then
+elif [ -e "$QEMU_PREFIX" ] && [ -n "$(ls -A -- "$QEMU_PREFIX" 2>/dev/null)" ]; then
   die "$QEMU_PREFIX exists, is not empty and has no $STAMP_NAME: not ours, refusing to touch it"
 fi
 
@@ -429,8 +434,9 @@ run "make install" env DESTDIR="$STAGE" make -C "$SRC/build" install
   printf 'resolved-built-at=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"$STAGE$QEMU_PREFIX/$STAMP_NAME"
 if [ -e "$QEMU_PREFIX" ]; then
-  # Only reached for an empty dir or a prefix carrying our stamp (checked above).
-  rm -rf -- "$QEMU_PREFIX"
+  # Only reached for an empty dir or a prefix carrying our stamp (checked above). Move it
+  # into the staging dir (removed below or by the exit trap) so the swap is two renames.
+  mv -- "$QEMU_PREFIX" "$STAGE/old"
 fi
 mv -- "$STAGE$QEMU_PREFIX" "$QEMU_PREFIX"
 rm -rf -- "$STAGE"
