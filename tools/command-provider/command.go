@@ -45,6 +45,9 @@ const (
 
 var defaultInterpreter = []string{"/bin/sh", "-c"}
 
+// maxEnvString is Linux's MAX_ARG_STRLEN: the longest single "NAME=value".
+const maxEnvString = 128 * 1024
+
 type commandKind struct {
 	remote bool
 }
@@ -251,8 +254,17 @@ func (k commandKind) execute(op opContext, inputs resource.PropertyMap, command 
 		return runResult{}, err
 	}
 	if prev != nil && addPrev {
-		env["PULUMI_COMMAND_STDOUT"] = prev.stdout
-		env["PULUMI_COMMAND_STDERR"] = prev.stderr
+		for name, val := range map[string]string{"PULUMI_COMMAND_STDOUT": prev.stdout, "PULUMI_COMMAND_STDERR": prev.stderr} {
+			// Linux rejects exec() when one environment string exceeds
+			// MAX_ARG_STRLEN (128 KiB), and that would break every program
+			// the command starts. Leave such a variable unset, loudly.
+			if len(name)+1+len(val) >= maxEnvString {
+				logTo(op.ctx, op.log, SevWarning, op.urn, fmt.Sprintf("%s not set: the previous output is %d bytes, "+
+					"more than an environment variable can hold (128 KiB)", name, len(val)), false)
+				continue
+			}
+			env[name] = val
+		}
 	}
 	spec := runSpec{command: command, env: env, urn: op.urn, log: op.log}
 	if stdin, has, err := getString(inputs, "stdin"); err != nil {

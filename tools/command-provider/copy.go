@@ -3,8 +3,6 @@ package main
 // command:remote:CopyToRemote.
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -442,9 +440,7 @@ func unixMode(m os.FileMode) uint32 {
 }
 
 func tempName(p string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return path.Join(path.Dir(p), "."+path.Base(p)+".tmp-"+hex.EncodeToString(b))
+	return path.Join(path.Dir(p), "."+path.Base(p)+".tmp-"+randHex(6))
 }
 
 type sftpFS struct{ c *sftp.Client }

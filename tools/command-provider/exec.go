@@ -72,6 +72,10 @@ func (spec runSpec) sinks(ctx context.Context) (stdout, stderr *lineSink) {
 
 // ---- local ----
 
+// localWaitDelay is how long output pipes may stay open after the command
+// exited (background children keeping them open).
+var localWaitDelay = 10 * time.Second
+
 type localExecutor struct {
 	interpreter []string
 	dir         string
@@ -101,12 +105,19 @@ func (l localExecutor) run(ctx context.Context, spec runSpec) (runResult, error)
 	// Own process group, so cancellation takes down the whole tree.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
+	cmd.WaitDelay = localWaitDelay
 
 	err := cmd.Run()
 	out.Close()
 	errs.Close()
 	res := runResult{stdout: trimOutput(out.String()), stderr: trimOutput(errs.String())}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The command exited successfully, but something it started in the
+		// background still holds stdout/stderr. Do not wait for it forever.
+		logTo(ctx, spec.log, SevWarning, spec.urn, "the command exited but a background process it started "+
+			"still holds stdout/stderr; its later output is not captured (redirect it, e.g. >/dev/null 2>&1)", false)
+		err = nil
+	}
 	if err == nil {
 		return res, nil
 	}
@@ -125,6 +136,11 @@ func (l localExecutor) run(ctx context.Context, spec runSpec) (runResult, error)
 }
 
 // ---- remote ----
+
+// maxInlinePrefix bounds the export statements put on the command line; sshd
+// hands the whole command to the shell as one argument, and Linux limits a
+// single argument to 128 KiB.
+const maxInlinePrefix = 32 * 1024
 
 type remoteExecutor struct {
 	client *sshClient
@@ -154,6 +170,11 @@ func (r remoteExecutor) run(ctx context.Context, spec runSpec) (runResult, error
 	prefix, err := exportPrefix(spec.env, refused)
 	if err != nil {
 		return runResult{}, err
+	}
+	if len(prefix) > maxInlinePrefix {
+		if prefix, err = r.stagePrefix(prefix); err != nil {
+			return runResult{}, err
+		}
 	}
 	if spec.stdin != nil {
 		sess.Stdin = strings.NewReader(*spec.stdin)
@@ -199,4 +220,23 @@ func (r remoteExecutor) run(ctx context.Context, spec runSpec) (runResult, error
 	default:
 		return res, err
 	}
+}
+
+// stagePrefix writes large export statements to a private remote file and
+// returns a prefix that sources and removes it.
+func (r remoteExecutor) stagePrefix(prefix string) (string, error) {
+	sess, err := r.client.NewSession()
+	if err != nil {
+		return "", fmt.Errorf("opening ssh session: %w", err)
+	}
+	defer sess.Close()
+	name := "/tmp/.pulumi-command-env-" + randHex(8)
+	sess.Stdin = strings.NewReader(prefix)
+	var stderr strings.Builder
+	sess.Stderr = &stderr
+	if err := sess.Run("umask 077 && cat > " + shellQuote(name)); err != nil {
+		return "", fmt.Errorf("staging environment in %s: %v %s", name, err, strings.TrimSpace(stderr.String()))
+	}
+	q := shellQuote(name)
+	return ". " + q + "; rm -f " + q + "; ", nil
 }

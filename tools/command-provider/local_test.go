@@ -479,3 +479,41 @@ func TestLineSinkAndRedactor(t *testing.T) {
 		t.Errorf("tail %q", tl)
 	}
 }
+
+func TestLocalOversizedPreviousOutputIsNotExported(t *testing.T) {
+	h := newHarness(t)
+	in := h.checked(local, props(map[string]any{
+		"create": "head -c 200000 /dev/zero | tr '\\0' x",
+		"update": `echo "len=${#PULUMI_COMMAND_STDOUT} err=${PULUMI_COMMAND_STDERR-unset}"; /bin/true && echo exec-ok`,
+	}))
+	state := h.mustCreate(local, in)
+	if n := len(str(t, state, "stdout")); n != 200000 {
+		t.Fatalf("captured %d bytes", n)
+	}
+	news := in.Copy()
+	news["triggers"] = resource.NewPropertyValue([]any{}) // any change; update runs
+	news["stdin"] = resource.NewStringProperty("")
+	out, err := h.update(local, in, state, news, false)
+	if err != nil {
+		t.Fatalf("update with a huge previous stdout failed: %v", err)
+	}
+	if got := str(t, out, "stdout"); got != "len=0 err=\nexec-ok" {
+		t.Errorf("stdout = %q", got)
+	}
+}
+
+func TestLocalBackgroundChildDoesNotHang(t *testing.T) {
+	old := localWaitDelay
+	localWaitDelay = 500 * time.Millisecond
+	defer func() { localWaitDelay = old }()
+	h := newHarness(t)
+	in := h.checked(local, props(map[string]any{"create": "sleep 5 & echo started"}))
+	start := time.Now()
+	out := h.mustCreate(local, in)
+	if time.Since(start) > 4*time.Second {
+		t.Errorf("create waited for the background child (%s)", time.Since(start))
+	}
+	if got := str(t, out, "stdout"); got != "started" {
+		t.Errorf("stdout = %q", got)
+	}
+}

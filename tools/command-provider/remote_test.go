@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/md5"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,6 +218,25 @@ func TestRemoteViaProxy(t *testing.T) {
 	outs := h.mustCreate(remoteCmd, in)
 	if got := str(t, outs, "stdout"); got != "through-proxy" {
 		t.Errorf("stdout via proxy = %q", got)
+	}
+}
+
+func TestRemoteLargeEnvironmentIsStaged(t *testing.T) {
+	d := needSSHD(t, true)
+	h := newHarness(t)
+	big := strings.Repeat("0123456789'\"$x ", 3000) // 48 KB, shell metacharacters included
+	in := h.checked(remoteCmd, props(map[string]any{
+		"connection":  d.connection(nil),
+		"create":      `printf '%s' "$BIG" | md5sum | cut -c1-32; ls /tmp/.pulumi-command-env-* 2>/dev/null | wc -l`,
+		"environment": map[string]any{"BIG": big},
+	}))
+	out := h.mustCreate(remoteCmd, in)
+	lines := strings.Split(str(t, out, "stdout"), "\n")
+	if len(lines) != 2 || lines[0] != fmt.Sprintf("%x", md5.Sum([]byte(big))) {
+		t.Errorf("large value arrived corrupted: %q", lines)
+	}
+	if len(lines) == 2 && lines[1] != "0" {
+		t.Errorf("staging file not removed before the command ran: %q", lines[1])
 	}
 }
 

@@ -227,13 +227,17 @@ func (s *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc
 	return resp, nil
 }
 
-func newID(name string) string {
-	b := make([]byte, 4)
+func randHex(n int) string {
+	b := make([]byte, n)
 	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newID(name string) string {
 	if name == "" {
 		name = "command"
 	}
-	return name + "-" + hex.EncodeToString(b)
+	return name + "-" + randHex(4)
 }
 
 func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
