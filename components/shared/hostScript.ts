@@ -23,6 +23,12 @@ export interface HostScriptArgs {
   files?: string[];
   /** variables set to the host path of a shipped file: {QEMU_PATCH_DIR: "patches/qemu-7.2"} */
   fileEnv?: Record<string, string>;
+  /**
+   * secrets the scripts read from files: {GUEST_PASSWORD_FILE: secret}. Each travels in the
+   * environment as a Pulumi secret, is written to a 0600 file in the temporary directory, and
+   * the variable is set to that file's path
+   */
+  secretFiles?: Record<string, pulumi.Input<string>>;
   /** extra replacement triggers; the content hash of everything shipped is always one */
   triggers?: pulumi.Input<unknown>[];
   /** remote timeout for long steps, e.g. "60m" */
@@ -48,9 +54,15 @@ export function hostScript(
     ]),
   ].sort();
   const payload = bundle(paths);
-  const exports = Object.entries(args.fileEnv ?? {})
-    .map(([k, rel]) => `export ${k}="$LAB_BUNDLE_DIR"/${shellQuote(rel)};`)
-    .join(" ");
+  const exports = [
+    ...Object.entries(args.fileEnv ?? {}).map(
+      ([k, rel]) => `export ${k}="$LAB_BUNDLE_DIR"/${shellQuote(rel)};`,
+    ),
+    ...Object.keys(args.secretFiles ?? {}).map(
+      (k) =>
+        `(umask 077 && printf %s "$LAB_SECRET_${k}" >"$LAB_BUNDLE_DIR/.secret-${k}"); unset LAB_SECRET_${k}; export ${k}="$LAB_BUNDLE_DIR/.secret-${k}";`,
+    ),
+  ].join(" ");
   const run = (call: ScriptCall): string =>
     [
       "LAB_BUNDLE_DIR=$(mktemp -d /tmp/vpl-bundle.XXXXXX) || exit 1;",
