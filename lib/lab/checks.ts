@@ -12,6 +12,7 @@ const hostPath = (i: number): string => `hosts[${i}]`;
 export function crossCheck(ctx: Ctx, lab: Lab): void {
   checkHosts(ctx, lab);
   lab.hosts.forEach((h, i) => {
+    if (ctx.failedAt(hostPath(i))) return; // not a host at all: nothing to relate
     checkCpuPlan(ctx, lab, h, hostPath(i));
     checkHugepages(ctx, lab, h, hostPath(i));
     checkNics(ctx, h, hostPath(i));
@@ -398,7 +399,7 @@ const minor = (v: string): number => Number(v.split(".")[1] ?? 0);
 
 function checkQemu(ctx: Ctx, lab: Lab): void {
   const q = lab.qemu;
-  if (ctx.failed("qemu.version")) return;
+  if (ctx.failedAt("qemu") || ctx.failed("qemu.version")) return;
   const sv = ctx.failed("qemu.source") ? undefined : sourceVersion(lab);
   if (sv !== undefined && !sameRelease(sv, q.version)) {
     const field = q.source.kind === "debian" ? "version" : q.source.kind === "tarball" ? "url" : "path";

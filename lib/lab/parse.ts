@@ -36,6 +36,7 @@ import {
   unknownKey,
 } from "./reader";
 import { isSecureObject } from "./secret";
+import { nearest } from "./suggest";
 import {
   ACCELS,
   CFS_POLICIES,
@@ -114,6 +115,7 @@ export function parseLab(
   const ctx = new Ctx(opts);
   try {
     const lab = build(ctx, config, source);
+    if (lab === undefined) return { ok: false, errors: ctx.errors };
     crossCheck(ctx, lab);
     return ctx.errors.length === 0 ? { ok: true, lab } : { ok: false, errors: ctx.errors };
   } catch (e) {
@@ -128,10 +130,17 @@ export function parseLab(
   }
 }
 
-function build(ctx: Ctx, config: unknown, source: string): Lab {
+/** undefined when the profile cannot be told: every default and most rules depend on it */
+function build(ctx: Ctx, config: unknown, source: string): Lab | undefined {
   const top = topLevel(ctx, config);
   const meta = readMap(ctx, "lab", top.lab, ["name", "profile"], "lab");
-  const profile: Profile = choice(ctx, "lab.profile", meta?.profile, PROFILES, "csit", "a lab profile");
+  let profile: Profile = choice(ctx, "lab.profile", meta?.profile, PROFILES, "csit", "a lab profile");
+  if (ctx.failedAt("lab") || ctx.failed("lab.profile")) {
+    // a near miss ("locl") is reported and then taken as meant, so the rest is still checked
+    const guess = typeof meta?.profile === "string" ? nearest(meta.profile, PROFILES) : undefined;
+    if (guess === undefined) return undefined;
+    profile = guess as Profile;
+  }
   const name = str(ctx, "lab.name", meta?.name, {
     expected: NAME_EXPECTED,
     pattern: NAME_RE,
@@ -658,26 +667,49 @@ function parseQemuSource(ctx: Ctx, path: string, v: unknown, def: QemuSource | u
 function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults): Qemu {
   const path = "qemu";
   const keys = ["version", "source", "patchDir", "configureFlags", "prefix", "accel"];
-  const m = readMap(ctx, path, v, keys, "the QEMU build", d.qemu.source === undefined) ?? {};
-  const version = str(ctx, at(path, "version"), m.version, {
+  const required = d.qemu.source === undefined;
+  const fallback: Qemu = {
+    version: "",
+    source: { kind: "tarball", url: "", sha256: "" },
+    patchDir: undefined,
+    configureFlags: [],
+    prefix: "",
+    accel: "kvm",
+  };
+  if (required && missing(v)) {
+    ctx.error(
+      path,
+      "the QEMU build: a map with version and source (and optionally patchDir, configureFlags, prefix, accel)",
+      describe(v),
+      'e.g. version: "7.2.0", source: {kind: tarball, url: https://download.qemu.org/qemu-7.2.0.tar.xz, sha256: ...}',
+    );
+    return fallback;
+  }
+  const m = readMap(ctx, path, v, keys, "the QEMU build", required);
+  if (!m && required) return fallback;
+  const q = m ?? {};
+  const version = str(ctx, at(path, "version"), q.version, {
     expected: 'a QEMU version like "7.2" or "7.2.0" (quoted)',
     pattern: /^\d{1,2}\.\d{1,2}(\.\d{1,2})?$/,
     def: d.qemu.version,
   });
-  const source = parseQemuSource(ctx, at(path, "source"), m.source, d.qemu.source);
+  const source = parseQemuSource(ctx, at(path, "source"), q.source, d.qemu.source);
   // "" means no patches (an absent key takes the profile's default)
-  const patchRaw = optStr(ctx, at(path, "patchDir"), m.patchDir, {
+  const patchRaw = optStr(ctx, at(path, "patchDir"), q.patchDir, {
     expected:
       'a directory of *.patch files relative to the project root (e.g. "patches/qemu-7.2"), or "" for none',
     check: (s) =>
       s === "" || REL_PATH_RE.test(s) ? undefined : "it must be relative and stay inside the project",
   });
-  const patchDir =
-    m.patchDir === undefined ? d.qemu.patchDir : patchRaw === "" ? undefined : patchRaw?.replace(/\/+$/, "");
+  const patchDir = missing(q.patchDir)
+    ? d.qemu.patchDir
+    : patchRaw === ""
+      ? undefined
+      : patchRaw?.replace(/\/+$/, "");
   const configureFlags = list(
     ctx,
     at(path, "configureFlags"),
-    m.configureFlags,
+    q.configureFlags,
     (p, x) =>
       str(ctx, p, x, {
         expected: "a configure flag like --target-list=x86_64-softmmu",
@@ -686,12 +718,12 @@ function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults): Qemu {
       }),
     { expected: "a list of ./configure flags", def: d.qemu.configureFlags, unique: true },
   );
-  const prefix = str(ctx, at(path, "prefix"), m.prefix, {
+  const prefix = str(ctx, at(path, "prefix"), q.prefix, {
     expected: "an absolute install prefix on the DUT",
     pattern: ABS_PATH_RE,
     def: `/opt/qemu-${version || "x"}`,
   });
-  const accel = choice(ctx, at(path, "accel"), m.accel, ACCELS, d.qemu.accel, "a QEMU accelerator");
+  const accel = choice(ctx, at(path, "accel"), q.accel, ACCELS, d.qemu.accel, "a QEMU accelerator");
   return { version, source, patchDir, configureFlags, prefix, accel };
 }
 

@@ -32,6 +32,11 @@ export class Ctx {
     this.errors.push(e);
   }
 
+  /** True when an error was recorded exactly at this path (the whole value is unusable). */
+  failedAt(path: string): boolean {
+    return this.errors.some((e) => e.path === `${NAMESPACE}:${path}`);
+  }
+
   /** True when an error was recorded at one of these paths or below them (skip dependent checks). */
   failed(...paths: string[]): boolean {
     return this.errors.some((e) =>
