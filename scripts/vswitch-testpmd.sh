@@ -199,10 +199,11 @@ ports_json() {
 }
 
 status_json() {
-  local action="$1" extra="${2:-}" pid running=false workers="[]" ports="null"
+  local action="$1" extra="${2:-}" pid running=false workers="[]" tids="" ports="null"
   if pid="$(verified_pid)"; then
     running=true
     workers="$(worker_threads_json "$pid")"
+    tids="$(grep -o '"tid":[0-9]*' <<<"$workers" | cut -d: -f2 | paste -sd, -)"
     ports="$(ports_json)"
   else
     pid=null
@@ -217,8 +218,8 @@ status_json() {
   [[ "$mode" == vhost ]] || pairs='[[0,1]]'
   printf '{"action":%s,"prefix":%s,"running":%s,"pid":%s,"mainCore":%s,"workerCores":[%s],' \
     "$(json_str "$action")" "$(json_str "$PREFIX")" "$running" "$pid" "$MAIN_CORE" "$WORKER_CORES"
-  printf '"workers":%s,"mode":%s,"portTopology":"paired","pairs":%s,"afIfaces":[%s,%s],"vhostSockets":[%s],' \
-    "$workers" "$(json_str "$mode")" "$pairs" "$(json_str "${AF_IFACES[0]}")" "$(json_str "${AF_IFACES[1]}")" "$socks"
+  printf '"workers":%s,"workerTids":[%s],"mode":%s,"portTopology":"paired","pairs":%s,"afIfaces":[%s,%s],"vhostSockets":[%s],' \
+    "$workers" "$tids" "$(json_str "$mode")" "$pairs" "$(json_str "${AF_IFACES[0]}")" "$(json_str "${AF_IFACES[1]}")" "$socks"
   printf '"telemetry":%s,"log":%s%s}\n' "$ports" "$(json_str "$LOGFILE")" "$extra"
 }
 

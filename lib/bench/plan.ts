@@ -536,7 +536,10 @@ export function parsePlan(value: unknown): BenchPlan {
       integer: true,
     }),
   };
-  if (ndrpdr.maxLoadPps < ndrpdr.minLoadPps) c.fail("ndrpdr.maxLoadPps", "must be >= ndrpdr.minLoadPps");
+  const needsSearch = cells.some((cell) => cell.tests.includes("ndrpdr"));
+  if (needsSearch && ndrpdr.maxLoadPps < ndrpdr.minLoadPps) {
+    c.fail("ndrpdr.maxLoadPps", "must be >= ndrpdr.minLoadPps");
+  }
   if (ndrpdr.durationSumS < ndrpdr.trialDurationS)
     c.fail("ndrpdr.durationSumS", "must be >= ndrpdr.trialDurationS");
   if (ndrpdr.pdrLossRatio < ndrpdr.ndrLossRatio)

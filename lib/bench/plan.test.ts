@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import {
+  cellBaseName,
+  expandMatrix,
+  frameTag,
+  parsePlan,
+  PlanError,
+  PLAN_DEFAULTS,
+  redactPlan,
+  testName,
+  type NamingSpec,
+} from "./plan";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+function minimalPlan(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    hosts: { dut: { host: "10.0.0.1", user: "root", privateKey: "KEYTEXT", hostKey: KEY } },
+    dut: {
+      host: "dut",
+      vswitch: { pidFile: "/run/vhost-perf-lab/vpl-vswitch/testpmd.pid" },
+      vms: [{ pidFile: "/run/vhost-perf-lab/vm1.pid" }],
+    },
+    tg: { kind: "trafgen", host: "dut" },
+    cells: [{ frame: 64, vringSize: 1024, policy: "cfs", tests: ["mrr"] }],
+    mrr: { maxLoadPps: 300000 },
+    ...over,
+  };
+}
+
+const NAMING: NamingSpec = { cores: 1, nic: "eth", forwarding: "l2xcbase", vms: 1, vhostPerVm: 2 };
+
+describe("test names", () => {
+  it("follows CSIT for cfs and cfsrr1", () => {
+    const cell = { frame: 64, vringSize: 1024, policy: "cfs" as const };
+    assert.equal(testName(cell, "mrr", NAMING), "64b-1c-eth-l2xcbase-eth-2vhostvr1024-1vm-mrr");
+    assert.equal(
+      testName({ ...cell, policy: "cfsrr1" }, "ndrpdr", NAMING),
+      "64b-1c-eth-l2xcbase-eth-2vhostvr1024-1vm-cfsrr1-ndrpdr",
+    );
+  });
+
+  it("names IMIX, jumbo frames, vring 256, more cores and VMs", () => {
+    assert.equal(frameTag("IMIX_v4_1"), "imix");
+    assert.equal(
+      testName({ frame: 9000, vringSize: 256, policy: "cfs" }, "mrr", { ...NAMING, cores: 2, vms: 2 }),
+      "9000b-2c-eth-l2xcbase-eth-4vhostvr256-2vm-mrr",
+    );
+    assert.equal(
+      cellBaseName({ frame: "IMIX_v4_1", vringSize: 1024, policy: "cfsrr1" }, NAMING),
+      "imix-1c-eth-l2xcbase-eth-2vhostvr1024-1vm-cfsrr1",
+    );
+  });
+
+  it("expands a matrix in frame, vring, policy order", () => {
+    const cells = expandMatrix({
+      frames: [64, 1518],
+      vringSizes: [256, 1024],
+      policies: ["cfs", "cfsrr1"],
+      tests: ["mrr", "ndrpdr"],
+    });
+    assert.equal(cells.length, 8);
+    assert.deepEqual(cells[0], { frame: 64, vringSize: 256, policy: "cfs", tests: ["mrr", "ndrpdr"] });
+    assert.deepEqual(cells[1]?.policy, "cfsrr1");
+    assert.deepEqual(cells[2]?.vringSize, 1024);
+    assert.deepEqual(cells[4]?.frame, 1518);
+  });
+
+  it("gives every cell of any matrix a distinct name", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom<number | "IMIX_v4_1">(64, 78, 1518, 9000, "IMIX_v4_1"), {
+          minLength: 1,
+        }),
+        fc.uniqueArray(fc.constantFrom(256, 512, 1024), { minLength: 1 }),
+        fc.uniqueArray(fc.constantFrom("cfs" as const, "cfsrr1" as const), { minLength: 1 }),
+        (frames, vringSizes, policies) => {
+          const names = expandMatrix({ frames, vringSizes, policies, tests: ["mrr"] }).map((c) =>
+            cellBaseName(c, NAMING),
+          );
+          assert.equal(new Set(names).size, names.length);
+        },
+      ),
+    );
+  });
+});
+
+describe("parsePlan", () => {
+  it("fills the defaults", () => {
+    const plan = parsePlan(minimalPlan());
+    assert.equal(plan.mrr.trials, 10);
+    assert.equal(plan.mrr.trialDurationS, 1);
+    assert.equal(plan.ndrpdr.minLoadPps, 9001);
+    assert.equal(plan.ndrpdr.maxLoadPps, 300000, "NDR/PDR max load defaults to the MRR load");
+    assert.equal(plan.ndrpdr.durationSumS, 21);
+    assert.equal(plan.ndrpdr.pdrLossRatio, 0.005);
+    assert.equal(plan.dut.vswitch.namePattern, PLAN_DEFAULTS.vswitchPattern);
+    assert.equal(plan.dut.vms[0]?.namePattern, PLAN_DEFAULTS.vcpuPattern);
+    assert.equal(plan.dut.vms[0]?.label, "vm1");
+    assert.equal(plan.naming.vms, 1);
+    const tg = plan.tg;
+    assert.equal(tg.kind, "trafgen");
+    if (tg.kind === "trafgen") {
+      assert.equal(tg.netns, "vpl-tg");
+      assert.equal(tg.sources, 254);
+    }
+    const host = plan.hosts.dut;
+    assert.ok(host && host.transport === "ssh" && host.port === 22);
+  });
+
+  it("the vCPU pattern matches QEMU's thread names, the vswitch one testpmd's workers", () => {
+    const vcpu = new RegExp(PLAN_DEFAULTS.vcpuPattern);
+    assert.ok(vcpu.test("CPU 0/TCG") && vcpu.test("CPU 12/KVM"));
+    assert.ok(!vcpu.test("IO mon_iothread") && !vcpu.test("qemu-system-x86"));
+    const worker = new RegExp(PLAN_DEFAULTS.vswitchPattern);
+    assert.ok(
+      worker.test("rte-worker-1") && !worker.test("rte_mp_handle") && !worker.test("eal-intr-thread"),
+    );
+  });
+
+  it("accepts a matrix instead of cells, and frame labels", () => {
+    const plan = parsePlan(
+      minimalPlan({
+        cells: undefined,
+        matrix: {
+          frames: ["64B", "IMIX_v4_1"],
+          vringSizes: [1024],
+          policies: ["cfs", "cfsrr1"],
+          tests: ["mrr"],
+        },
+      }),
+    );
+    assert.equal(plan.cells.length, 4);
+    assert.equal(plan.cells[2]?.frame, "IMIX_v4_1");
+  });
+
+  it("reports every problem at once, with paths", () => {
+    let error: unknown;
+    try {
+      parsePlan({
+        hosts: { a: { host: "h", hostKey: "nonsense" } },
+        dut: { host: "b", vswitch: { namePattern: "(" } },
+        tg: { kind: "ixia", host: "a" },
+        cells: [{ frame: 63, vringSize: 1000, policy: "rr", tests: ["mrr", "mrr"] }],
+        mrr: { trials: 0 },
+      });
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof PlanError);
+    const text = error.problems.join("\n");
+    for (const expected of [
+      "hosts.a: needs exactly one of privateKey and privateKeyPath",
+      "hosts.a.hostKey",
+      'dut.host: unknown host "b"',
+      "dut.vswitch.namePattern: not a valid regular expression",
+      "dut.vswitch: needs exactly one of pid and pidFile",
+      "tg.kind",
+      "cells[0].frame",
+      "cells[0].vringSize",
+      "cells[0].policy",
+      "cells[0].tests: lists a test type twice",
+      "mrr.trials: must be >= 1",
+      "mrr.maxLoadPps: is required",
+    ]) {
+      assert.ok(text.includes(expected), `missing "${expected}" in:\n${text}`);
+    }
+  });
+
+  it("rejects both cells and matrix, and NDR/PDR bounds in the wrong order", () => {
+    assert.throws(
+      () =>
+        parsePlan(
+          minimalPlan({ matrix: { frames: [64], vringSizes: [1024], policies: ["cfs"], tests: ["mrr"] } }),
+        ),
+      /needs exactly one of cells and matrix/,
+    );
+    assert.throws(
+      () =>
+        parsePlan(
+          minimalPlan({
+            cells: [{ frame: 64, policy: "cfs", tests: ["ndrpdr"] }],
+            ndrpdr: { minLoadPps: 50000, maxLoadPps: 10000 },
+          }),
+        ),
+      /ndrpdr.maxLoadPps: must be >= ndrpdr.minLoadPps/,
+    );
+  });
+
+  it("declares trex but leaves it to the runner to refuse", () => {
+    const plan = parsePlan(minimalPlan({ tg: { kind: "trex", host: "dut" } }));
+    assert.equal(plan.tg.kind, "trex");
+  });
+
+  it("accepts a local transport and SHA256 host key pins", () => {
+    const plan = parsePlan(
+      minimalPlan({
+        hosts: {
+          dut: { transport: "local" },
+          tg: {
+            host: "127.0.0.1",
+            port: 2022,
+            privateKeyPath: "/k",
+            hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+          },
+        },
+      }),
+    );
+    assert.equal(plan.hosts.dut?.transport, "local");
+  });
+
+  it("never prints the private key", () => {
+    const plan = parsePlan(minimalPlan());
+    const text = JSON.stringify(redactPlan(plan));
+    assert.ok(!text.includes("KEYTEXT"));
+    assert.ok(text.includes(KEY));
+  });
+});

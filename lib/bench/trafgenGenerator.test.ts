@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { CounterAnomalyError } from "./counters";
+import { parsePlan, type TrafgenSpec } from "./plan";
+import { FakeExec, FakeLab, ok } from "./testSupport";
+import {
+  parseTrialOutput,
+  TrafgenGenerator,
+  trialDeadlineS,
+  UnsupportedFrameError,
+} from "./trafgenGenerator";
+
+function spec(): TrafgenSpec {
+  const plan = parsePlan({
+    hosts: { h: { transport: "local" } },
+    dut: { host: "h", vswitch: { pid: 1 } },
+    tg: { kind: "trafgen", host: "h", netns: "ns1", txIf: "t0", rxIf: "t1", settleS: 0.5 },
+    cells: [{ frame: 64, policy: "cfs", tests: ["mrr"] }],
+    mrr: { maxLoadPps: 1000 },
+  });
+  assert.equal(plan.tg.kind, "trafgen");
+  return plan.tg as TrafgenSpec;
+}
+
+describe("trial output parsing", () => {
+  it("reads counters, exit status, wall time and trafgen's own time", () => {
+    const out = parseTrialOutput(
+      [
+        "C before 7 100 8 50 0",
+        "C after 7 100100 8 99050 3",
+        "RC 0",
+        "WALL 1031000",
+        "           1 sec, 6858 usec on CPU0 (100000 packets)",
+      ].join("\n"),
+    );
+    assert.equal(out.before.tx.value, 100n);
+    assert.equal(out.after.rx.value, 99050n);
+    assert.equal(out.after.txDropped, 3n);
+    assert.equal(out.rc, 0);
+    assert.equal(out.wallUs, 1031000);
+    assert.ok(Math.abs((out.trafgenS ?? 0) - 1.006858) < 1e-9);
+  });
+
+  it("refuses incomplete output", () => {
+    assert.throws(() => parseTrialOutput("C before 7 1 8 1 0\nRC 0\n"), /unexpected trial output/);
+  });
+
+  it("gives trafgen a little slack, not a lot", () => {
+    assert.ok(Math.abs(trialDeadlineS(1) - 1.17) < 1e-9);
+    assert.ok(trialDeadlineS(10) < 10.5);
+  });
+});
+
+describe("TrafgenGenerator", () => {
+  it("runs one remote command per trial: trafgen in the netns, rate, count, one process, no qdisc path", async () => {
+    const lab = new FakeLab();
+    lab.lossAt = (pps) => (pps > 100000 ? 0.25 : 0);
+    const gen = new TrafgenGenerator(lab.exec, spec());
+    const counts = await gen.runTrial({ loadPps: 200000, durationS: 1, frame: 64 });
+    assert.deepEqual(counts, { offeredCount: 200000, receivedCount: 150000 });
+    assert.equal(gen.directions, 1);
+    const writes = lab.exec.calls.filter((c) => c.command.includes("cat >"));
+    assert.equal(writes.length, 1, "config written once");
+    assert.ok(writes[0]?.command.includes("/run/vhost-perf-lab/trafgen/udp-64B.cfg"));
+    const trial = lab.exec.calls.find((c) => c.stdin.includes("trafgen"));
+    assert.ok(trial);
+    assert.equal(trial.command, "ip netns exec ns1 bash -s");
+    for (const part of ["-o t0", "-b 200000pps", "-n 200000", "-P1", "timeout -s INT 1.170", "sleep 0.5"]) {
+      assert.ok(trial.stdin.includes(part), `missing ${part}`);
+    }
+    assert.ok(!/ -q( |$)/m.test(trial.stdin), "-q is trafgen's qdisc path, not quiet");
+    assert.ok(!trial.stdin.includes(" -J"));
+    assert.ok(trial.stdin.includes("/sys/class/net/t1/statistics/rx_packets"));
+    await gen.runTrial({ loadPps: 50000.4, durationS: 0.5, frame: 64 });
+    assert.equal(lab.exec.calls.filter((c) => c.command.includes("cat >")).length, 1, "config reused");
+    const second = lab.exec.calls.filter((c) => c.stdin.includes("trafgen")).at(-1);
+    assert.ok(second?.stdin.includes("-b 50000pps -n 25000"));
+    assert.equal(gen.lastTrial?.cutByDeadline, false);
+  });
+
+  it("retries once after a counter reset, then gives up", async () => {
+    let trials = 0;
+    const exec = new FakeExec((call) => {
+      if (!call.stdin.includes("trafgen")) return ok();
+      trials++;
+      // ifindex of the rx interface changes: it was re-created under us
+      return ok(`C before 7 0 8 0 0\nC after 7 1000 9 1000 0\nRC 0\nWALL 1000000\n`);
+    });
+    const gen = new TrafgenGenerator(exec, spec());
+    await assert.rejects(gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 }), CounterAnomalyError);
+    assert.equal(trials, 2);
+  });
+
+  it("accepts a deadline cut (the shortfall shows in the counts) but not a trafgen error", async () => {
+    let rc = 124;
+    const exec = new FakeExec((call) =>
+      call.stdin.includes("trafgen")
+        ? ok(`C before 7 0 8 0 0\nC after 7 400 8 400 0\nRC ${rc}\nWALL 1170000\ntrafgen: Invalid rate\n`)
+        : ok(),
+    );
+    const gen = new TrafgenGenerator(exec, spec());
+    assert.deepEqual(await gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 }), {
+      offeredCount: 400,
+      receivedCount: 400,
+    });
+    assert.equal(gen.lastTrial?.cutByDeadline, true);
+    rc = 1;
+    await assert.rejects(
+      gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 }),
+      /trafgen failed \(exit 1\).*Invalid rate/,
+    );
+  });
+
+  it("reports frames the TG interfaces cannot carry", async () => {
+    const lab = new FakeLab();
+    const gen = new TrafgenGenerator(lab.exec, spec());
+    await gen.checkFrame(1518);
+    await assert.rejects(gen.checkFrame(9000), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedFrameError);
+      assert.match(
+        e.message,
+        /unsupported frame size on this TG: 9000B: t0 has MTU 1500, the frame needs 8982/,
+      );
+      return true;
+    });
+    lab.mtu = 9000;
+    await gen.checkFrame(9000);
+    const trial = await gen.runTrial({ loadPps: 1000, durationS: 1, frame: 9000 });
+    assert.equal(trial.offeredCount, 1000);
+    assert.ok(lab.exec.calls.some((c) => c.stdin.includes("trafgen") && c.stdin.includes(" -J")));
+  });
+
+  it("removes its configs", async () => {
+    const lab = new FakeLab();
+    const gen = new TrafgenGenerator(lab.exec, spec());
+    await gen.prepare(64);
+    await gen.cleanup();
+    assert.ok(lab.exec.calls.at(-1)?.command.startsWith("rm -f /run/vhost-perf-lab/trafgen/udp-64B.cfg"));
+  });
+});
