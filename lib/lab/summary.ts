@@ -64,6 +64,8 @@ function hugepageLine(lab: Lab, h: Host): string {
   return `${h.hugepages.count} x ${h.hugepages.size} = ${have} MiB; needed ${need} MiB${needs.length ? ` (${needs.join(" + ")})` : ""}, spare ${have - need} MiB`;
 }
 
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 const hours = (s: number): string => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${Math.ceil(s / 60)} min`);
 
 export function formatSummary(lab: Lab): string {
@@ -129,7 +131,8 @@ export function formatSummary(lab: Lab): string {
   const m = lab.matrix;
   const cells = expandMatrix(lab);
   out.push(
-    `matrix    ${cells.length} tests = ${m.frames.length} frames x ${m.vringSizes.length} vring x ${m.cfsPolicies.length} cfs x ${m.tests.length} types` +
+    `matrix    ${cells.length} tests = ${plural(m.frames.length, "frame")} x ${plural(m.vringSizes.length, "vring size")} x ` +
+      `${plural(m.cfsPolicies.length, "CFS policy", "CFS policies")} x ${plural(m.tests.length, "test type")}` +
       `, at most ${hours(matrixBudgetS(lab))}`,
   );
   const n = m.ndrpdr;
