@@ -1,0 +1,105 @@
+/**
+ * From the lab model and what the deployment reported (pids, ports, the SSH connection) to
+ * the benchmark runner's plan (lib/bench/plan.ts). Pure: no Pulumi, no I/O.
+ */
+import type { Frame, Host, Lab } from "../lab";
+import { forwardingTag, maxLoadPps, vswitchCores } from "../lab";
+import type { BenchPlan, HostConnection } from "../bench/plan";
+import { PLAN_DEFAULTS } from "../bench/plan";
+import type { FrameSize } from "../measure/units";
+
+export interface SshEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  privateKey: string;
+  hostKey: string;
+}
+
+/** What the deployment of one DUT reported, for the runner. */
+export interface DeployedDut {
+  host: Host;
+  ssh: SshEndpoint;
+  vswitchPid: number;
+  /** telemetry of the vswitch: its DPDK --file-prefix */
+  vswitchPrefix: string;
+  vmPids: number[];
+  /** the local TG's netns and interfaces (trafgen) */
+  tg: { netns: string; txIf: string; rxIf: string };
+}
+
+export class PlanBuildError extends Error {}
+
+export function toFrameSize(f: Frame): FrameSize {
+  return f === "imix" ? "IMIX_v4_1" : f;
+}
+
+function sshConnection(e: SshEndpoint): HostConnection {
+  return {
+    transport: "ssh",
+    host: e.host,
+    port: e.port,
+    user: e.user,
+    privateKey: e.privateKey,
+    hostKey: e.hostKey,
+    readyTimeoutMs: 20000,
+  };
+}
+
+export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
+  if (lab.tg.kind !== "trafgen") {
+    throw new PlanBuildError(
+      `vhost-perf-lab:tg.kind ${lab.tg.kind}: the benchmark runner drives trafgen only so far; fix: use the local lab's trafgen TG (TRex is planned)`,
+    );
+  }
+  const m = lab.matrix;
+  const frames = m.frames.map(toFrameSize);
+  const maxLoad = Math.min(...m.frames.map((f) => maxLoadPps(lab, f)));
+  return {
+    version: 1,
+    name: lab.name,
+    hosts: { [d.host.name]: sshConnection(d.ssh) },
+    dut: {
+      host: d.host.name,
+      vswitch: { label: "vswitch", pid: d.vswitchPid, namePattern: PLAN_DEFAULTS.vswitchPattern },
+      vms: d.vmPids.map((pid, i) => ({ label: `vm${i + 1}`, pid, namePattern: PLAN_DEFAULTS.vcpuPattern })),
+      vswitchTelemetryPrefix: d.vswitchPrefix,
+      housekeepingCpus: [...d.host.cpus.housekeeping],
+    },
+    tg: {
+      ...PLAN_DEFAULTS.trafgen,
+      kind: "trafgen",
+      host: d.host.name,
+      netns: d.tg.netns,
+      txIf: d.tg.txIf,
+      rxIf: d.tg.rxIf,
+    },
+    cells: frames.flatMap((frame) =>
+      m.vringSizes.flatMap((vringSize) =>
+        m.cfsPolicies.map((policy) => ({ frame, vringSize, policy, tests: [...m.tests] })),
+      ),
+    ),
+    mrr: { trials: m.mrr.trials, trialDurationS: m.mrr.trialDurationS, maxLoadPps: maxLoad },
+    ndrpdr: {
+      minLoadPps: m.ndrpdr.minLoadPps,
+      maxLoadPps: maxLoad,
+      trialDurationS: m.ndrpdr.trialDurationS,
+      durationSumS: m.ndrpdr.durationSumS,
+      timeLimitS: m.ndrpdr.timeLimitS,
+      relativeWidth: m.ndrpdr.relativeWidth,
+      exceedRatio: m.ndrpdr.exceedRatio,
+      ndrLossRatio: m.ndrpdr.ndrLossRatio,
+      pdrLossRatio: m.ndrpdr.pdrLossRatio,
+      intermediatePhases: PLAN_DEFAULTS.ndrpdr.intermediatePhases,
+    },
+    naming: {
+      cores: vswitchCores(d.host),
+      nic: "eth",
+      forwarding: forwardingTag(lab),
+      vms: lab.vms.count,
+      vhostPerVm: 2,
+    },
+    sched: { ...PLAN_DEFAULTS.sched },
+    facts: { lab: lab.name, profile: lab.profile, dut: d.host.name },
+  };
+}
