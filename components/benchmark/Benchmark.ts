@@ -56,7 +56,8 @@ export class Benchmark extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "4h", update: "4h" } },
     );
-    this.report = cmd.stdout.apply((s) => {
+    // stdout is stored as a secret because stdin is one; the report itself holds no secret
+    this.report = pulumi.unsecret(cmd.stdout).apply((s) => {
       try {
         return JSON.parse(s) as BenchReport;
       } catch {

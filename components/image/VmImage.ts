@@ -63,7 +63,8 @@ export class VmImage extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "60m", update: "60m" } },
     );
-    this.build = lastJson<BuiltImage>(build.stdout);
+    // stdout is stored as a secret because the password travels with the command; the result holds none
+    this.build = lastJson<BuiltImage>(pulumi.unsecret(build.stdout));
     const deploy = hostScript(
       `${name}-deploy`,
       {
