@@ -1,0 +1,644 @@
+#!/usr/bin/env bash
+# One vhost-user VM on a DUT, launched the CSIT way: QEMU directly, daemonized, with a pidfile, a
+# QMP socket, the console on ttyS0 (logged) and the guest agent on ttyS1 (DESIGN.md §3).
+# The QEMU command line comes ready-made from lib/qemu (buildQemuArgv + encodeArgv): this script
+# never builds or evals one.
+#
+# Usage (as root, e.g. `bash -s -- start < vm.sh` over SSH):
+#   vm.sh start   launch unless already running; wait for the guest agent; check the guest's NIC
+#                 names; start testpmd in the guest if asked; report the negotiated vring sizes
+#   vm.sh status  what runs now (no waiting)
+#   vm.sh stop    guest testpmd off (best effort), QMP quit (SIGTERM, then SIGKILL, for the
+#                 pidfile's qemu-system-* process only), remove overlay, sockets, pidfile, logs
+# All three are idempotent. stdout: ONE JSON line. Progress and errors: stderr ("[vm <name> 12s] ...").
+#
+# Environment (from lib/qemu vmScriptEnv; VM_* paths default to what the argv says):
+#   VM_NAME            VM name (= -name)                    VM_ARGV_B64  base64 of NUL-terminated argv
+#   VM_RUN_DIR         sockets, pidfile, logs               VM_PIDFILE / VM_QMP_SOCKET / VM_QGA_SOCKET
+#   VM_CONSOLE_LOG     ttyS0 log                            VM_OVERLAY   qcow2 overlay (created by start)
+#   VM_BASE_IMAGE      its backing file, never written      VM_BASE_FORMAT [qcow2]
+#   VM_BOOT_TIMEOUT    [300] s until the agent answers      VM_CONNECT_TIMEOUT [120] s for the vswitch
+#   VM_STOP_TIMEOUT    [30] s after QMP quit                VM_KEEP_LOGS [0] 1 = stop keeps the logs
+#   VM_GUEST_NICS      [mgmt0 virtio0 ...] names the guest must show
+#   VM_GUEST_TESTPMD   [off] io | mac: testpmd on the guest's virtio NICs (uio_pci_generic)
+#   VM_GUEST_HUGEPAGES [256] 2 MiB pages in the guest for it
+#   QGA_PY             guest agent client (scripts/guest-image/qga.py), run with python3
+#   QMP_PY             [qmp.py beside this script] QMP client (scripts/qmp.py); stop works without it
+#
+# Ordering: QEMU is the vhost-user socket server and does not start the guest until a client is
+# connected to every vhost-user socket. Start the vswitch (client mode, it reconnects) first, or
+# within VM_CONNECT_TIMEOUT.
+set -euo pipefail
+
+t0=$SECONDS
+CMD="${1:-}"
+NAME_FOR_LOG="${VM_NAME:-?}"
+say() { printf '[vm %s %ds] %s\n' "$NAME_FOR_LOG" "$((SECONDS - t0))" "$*" >&2; }
+die() {
+  printf '[vm %s %ds] ERROR: %s\n' "$NAME_FOR_LOG" "$((SECONDS - t0))" "$*" >&2
+  exit 1
+}
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+# microseconds since the epoch
+now_us() { local t="$EPOCHREALTIME"; printf '%s\n' "${t/./}"; }
+# seconds with one decimal between two now_us values
+secs_between() { local d=$((($2 - $1) / 100000)); printf '%d.%d\n' "$((d / 10))" "$((d % 10))"; }
+
+# ---------------------------------------------------------------------------------------------
+# the argv and what it says about the VM
+
+ARGV=()
+decode_argv() {
+  [ -n "${VM_ARGV_B64:-}" ] || return 1
+  local tmp
+  tmp=$(mktemp)
+  if ! printf '%s' "$VM_ARGV_B64" | base64 -d >"$tmp" 2>/dev/null; then
+    rm -f "$tmp"
+    die "VM_ARGV_B64 is not base64"
+  fi
+  mapfile -d '' -t ARGV <"$tmp"
+  rm -f "$tmp"
+  [ "${#ARGV[@]}" -gt 1 ] || die "VM_ARGV_B64 holds no command line"
+}
+
+# values following each occurrence of option $1
+argv_values() {
+  local i
+  for ((i = 1; i + 1 < ${#ARGV[@]}; i++)); do
+    if [ "${ARGV[i]}" = "$1" ]; then printf '%s\n' "${ARGV[i + 1]}"; fi
+  done
+}
+argv_has() {
+  local a
+  for a in "${ARGV[@]:1}"; do [ "$a" = "$1" ] && return 0; done
+  return 1
+}
+# value of key $2 in the QEMU option string $1 ("a=1,path=/x,,y,b=2": ",," is a literal comma)
+opt_get() {
+  local s="${1//,,/$'\x01'}" part
+  local -a parts
+  IFS=',' read -r -a parts <<<"$s"
+  for part in "${parts[@]}"; do
+    if [ "${part%%=*}" = "$2" ] && [ "$part" != "${part#*=}" ]; then
+      part="${part#*=}"
+      printf '%s\n' "${part//$'\x01'/,}"
+      return 0
+    fi
+  done
+  return 1
+}
+opt_first() { local s="${1//,,/$'\x01'}"; s="${s%%,*}"; printf '%s\n' "${s//$'\x01'/,}"; }
+
+ARG_NAME="" ARG_PIDFILE="" ARG_DISK="" ARG_MEM_SIZE="" ARG_MEM_PATH="" ARG_VCPUS="" ARG_CONSOLE_LOG=""
+CHARDEV_SOCKETS=() VHOST_SOCKETS=()
+parse_argv() {
+  local v id
+  local -A chardev_path=()
+  ARG_NAME=$(argv_values -name | head -n 1)
+  ARG_NAME=$(opt_first "$ARG_NAME")
+  ARG_PIDFILE=$(argv_values -pidfile | head -n 1)
+  ARG_VCPUS=$(opt_first "$(argv_values -smp | head -n 1)")
+  while IFS= read -r v; do
+    if [ -z "$ARG_DISK" ]; then ARG_DISK=$(opt_get "$v" file || true); fi
+  done < <(argv_values -drive)
+  while IFS= read -r v; do
+    if [ "$(opt_first "$v")" = memory-backend-file ]; then
+      ARG_MEM_SIZE=$(opt_get "$v" size || true)
+      ARG_MEM_PATH=$(opt_get "$v" mem-path || true)
+    fi
+  done < <(argv_values -object)
+  while IFS= read -r v; do
+    [ "$(opt_first "$v")" = socket ] || continue
+    id=$(opt_get "$v" id || true)
+    if p=$(opt_get "$v" path); then
+      CHARDEV_SOCKETS+=("$p")
+      chardev_path[$id]=$p
+    fi
+    if l=$(opt_get "$v" logfile); then ARG_CONSOLE_LOG=$l; fi
+  done < <(argv_values -chardev)
+  while IFS= read -r v; do
+    [ "$(opt_first "$v")" = vhost-user ] || continue
+    id=$(opt_get "$v" chardev || true)
+    [ -n "${chardev_path[$id]:-}" ] && VHOST_SOCKETS+=("${chardev_path[$id]}")
+  done < <(argv_values -netdev)
+  return 0
+}
+
+# the VM_* inputs: take the argv's value when unset, insist on agreement when set
+agree() { # var-name argv-value what
+  local cur="${!1:-}"
+  if [ -z "$cur" ]; then
+    printf -v "$1" '%s' "$2"
+  elif [ -n "$2" ] && [ "$cur" != "$2" ]; then
+    die "$1=$cur but the QEMU argv says $3 is $2 (both come from lib/qemu: regenerate them together)"
+  fi
+}
+contains() { # needle haystack...
+  local n="$1" x
+  shift
+  for x in "$@"; do [ "$x" = "$n" ] && return 0; done
+  return 1
+}
+
+load_inputs() {
+  [ -n "${VM_NAME:-}" ] || die "VM_NAME is not set"
+  [[ "$VM_NAME" =~ ^[A-Za-z][A-Za-z0-9_.-]{0,62}$ ]] || die "bad VM_NAME '$VM_NAME'"
+  HAVE_ARGV=0
+  if decode_argv; then
+    HAVE_ARGV=1
+    parse_argv
+    local bin="${ARGV[0]##*/}"
+    [[ "$bin" == qemu-system-* ]] || die "argv[0] is ${ARGV[0]}, not a qemu-system-* binary"
+    [ "$ARG_NAME" = "$VM_NAME" ] || die "VM_NAME=$VM_NAME but the argv's -name is '$ARG_NAME'"
+    argv_has -daemonize || die "the argv lacks -daemonize"
+    [ -n "$ARG_PIDFILE" ] || die "the argv lacks -pidfile"
+    agree VM_PIDFILE "$ARG_PIDFILE" "-pidfile"
+    agree VM_OVERLAY "$ARG_DISK" "the disk"
+    agree VM_CONSOLE_LOG "$ARG_CONSOLE_LOG" "the console log"
+    for v in VM_QMP_SOCKET VM_QGA_SOCKET; do
+      if [ -n "${!v:-}" ] && ! contains "${!v}" "${CHARDEV_SOCKETS[@]}"; then
+        die "$v=${!v} is not one of the argv's chardev sockets"
+      fi
+    done
+    if [ -z "${VM_RUN_DIR:-}" ]; then VM_RUN_DIR=$(dirname "$ARG_PIDFILE"); fi
+  fi
+  [ -n "${VM_RUN_DIR:-}" ] || die "VM_RUN_DIR is not set (and no VM_ARGV_B64 to take it from)"
+  VM_PIDFILE="${VM_PIDFILE:-$VM_RUN_DIR/$VM_NAME.pid}"
+  VM_QMP_SOCKET="${VM_QMP_SOCKET:-$VM_RUN_DIR/$VM_NAME-qmp.sock}"
+  VM_QGA_SOCKET="${VM_QGA_SOCKET:-$VM_RUN_DIR/$VM_NAME-qga.sock}"
+  VM_CONSOLE_LOG="${VM_CONSOLE_LOG:-$VM_RUN_DIR/$VM_NAME-console.log}"
+  LAUNCH_LOG="$VM_RUN_DIR/$VM_NAME-qemu.log"
+  for v in VM_RUN_DIR VM_PIDFILE VM_QMP_SOCKET VM_QGA_SOCKET VM_CONSOLE_LOG; do
+    [[ "${!v}" == /* ]] || die "$v must be an absolute path, got '${!v}'"
+  done
+  BOOT_TIMEOUT="${VM_BOOT_TIMEOUT:-300}"
+  CONNECT_TIMEOUT="${VM_CONNECT_TIMEOUT:-120}"
+  STOP_TIMEOUT="${VM_STOP_TIMEOUT:-30}"
+  GUEST_HUGEPAGES="${VM_GUEST_HUGEPAGES:-256}"
+  for v in "$BOOT_TIMEOUT" "$CONNECT_TIMEOUT" "$STOP_TIMEOUT" "$GUEST_HUGEPAGES"; do
+    is_uint "$v" || die "expected a whole number, got '$v'"
+  done
+  GUEST_TESTPMD="${VM_GUEST_TESTPMD:-off}"
+  case "$GUEST_TESTPMD" in off | io | mac) ;; *) die "VM_GUEST_TESTPMD must be off, io or mac, got '$GUEST_TESTPMD'" ;; esac
+  if [ -z "${VM_GUEST_NICS:-}" ]; then
+    VM_GUEST_NICS=mgmt0
+    for ((i = 0; i < ${#VHOST_SOCKETS[@]}; i++)); do VM_GUEST_NICS+=" virtio$i"; done
+  fi
+  [[ "$VM_GUEST_NICS" =~ ^[A-Za-z0-9_\ -]+$ ]] || die "bad VM_GUEST_NICS '$VM_GUEST_NICS'"
+  read -r -a GUEST_NICS <<<"$VM_GUEST_NICS"
+  VIRTIO_NICS=()
+  for n in "${GUEST_NICS[@]}"; do [[ "$n" == virtio* ]] && VIRTIO_NICS+=("$n"); done
+  if [ -z "${QMP_PY:-}" ] && [ -f "${BASH_SOURCE[0]:-}" ]; then
+    QMP_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/qmp.py"
+  fi
+  QMP_PY="${QMP_PY:-}"
+  QGA_PY="${QGA_PY:-}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# the process
+
+# pid of this VM's QEMU: pidfile + live + comm qemu-system-* + cmdline -name <VM_NAME>
+vm_pid() {
+  local pid comm
+  [ -s "$VM_PIDFILE" ] || return 1
+  pid=$(tr -dc '0-9' <"$VM_PIDFILE")
+  if ! is_uint "$pid" || [ "$pid" -le 1 ]; then return 1; fi
+  is_our_qemu "$pid" || return 1
+  printf '%s\n' "$pid"
+}
+is_our_qemu() {
+  local pid="$1" comm i
+  local -a cmd
+  comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+  [[ "$comm" == qemu-system* ]] || return 1
+  mapfile -d '' -t cmd <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  for ((i = 0; i + 1 < ${#cmd[@]}; i++)); do
+    if [ "${cmd[i]}" = -name ] && [ "$(opt_first "${cmd[i + 1]}")" = "$VM_NAME" ]; then return 0; fi
+  done
+  return 1
+}
+# any qemu-system-* process started with -name <VM_NAME> and our -pidfile (pidfile lost)
+orphan_pid() {
+  local d pid
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    is_our_qemu "$pid" || continue
+    if tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qxF -- "$VM_PIDFILE"; then
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+alive() { [ -d "/proc/$1" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+wait_gone() { # pid seconds
+  local end=$((SECONDS + $2))
+  while alive "$1"; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.2
+  done
+}
+
+# "tid name" of the vCPU threads ("CPU <n>/KVM|TCG", named with debug-threads=on), by vCPU number
+vcpu_threads() {
+  local t comm
+  for t in "/proc/$1/task/"*; do
+    comm=$(cat "$t/comm" 2>/dev/null) || continue
+    if [[ "$comm" =~ ^CPU\ ([0-9]+)/ ]]; then printf '%s %s %s\n' "${BASH_REMATCH[1]}" "${t##*/}" "$comm"; fi
+  done | sort -n
+}
+vcpu_tids_json() {
+  local out="" idx tid name
+  while read -r idx tid name; do out+="${out:+,}$tid"; done < <(vcpu_threads "$1")
+  printf '[%s]\n' "$out"
+}
+vcpu_threads_json() {
+  local out="" idx tid name
+  while read -r idx tid name; do
+    out+="${out:+,}{\"vcpu\":$idx,\"tid\":$tid,\"name\":\"$name\"}"
+  done < <(vcpu_threads "$1")
+  printf '[%s]\n' "$out"
+}
+
+# ---------------------------------------------------------------------------------------------
+# helpers around the agent and QMP
+
+need_qga() {
+  if [ -z "$QGA_PY" ] || [ ! -f "$QGA_PY" ]; then
+    die "QGA_PY='$QGA_PY' is not a file (upload scripts/guest-image/qga.py)"
+  fi
+}
+qga() { python3 "$QGA_PY" -s "$VM_QGA_SOCKET" "$@"; }
+qmp() {
+  if [ -z "$QMP_PY" ] || [ ! -f "$QMP_PY" ]; then return 3; fi
+  python3 "$QMP_PY" "$@"
+}
+
+# one JSON object from (type key value) triples; type s = string, j = JSON text
+json_obj() {
+  python3 -c '
+import json, sys
+a = sys.argv[1:]
+o = {}
+for i in range(0, len(a), 3):
+    t, k, v = a[i:i + 3]
+    o[k] = v if t == "s" else json.loads(v)
+print(json.dumps(o, separators=(",", ":")))
+' "$@"
+}
+
+# names of the guest's interfaces (JSON list), from guest-network-get-interfaces
+guest_ifaces_json() {
+  local raw
+  raw=$(qga -t 60 ifaces) || return 1
+  python3 -c '
+import json, sys
+names = sorted(i.get("name", "") for i in json.loads(sys.argv[1]) if i.get("name") not in (None, "lo"))
+print(json.dumps(names))
+' "$raw"
+}
+
+# guest side: files of the guest testpmd
+G_PIDF=/run/vm-testpmd.pid
+G_LOG=/var/log/vm-testpmd.log
+G_NICS=/run/vm-testpmd.nics
+
+guest_testpmd_state() {
+  qga -t 30 exec "if [ -s $G_PIDF ] && kill -0 \"\$(cat $G_PIDF)\" 2>/dev/null; then echo running; else echo off; fi" 2>/dev/null ||
+    echo unknown
+}
+# NIC names bound to uio_pci_generic by an earlier start (they no longer show as interfaces)
+guest_bound_nics() {
+  qga -t 30 exec "[ -s $G_PIDF ] && kill -0 \"\$(cat $G_PIDF)\" 2>/dev/null && cut -d' ' -f1 $G_NICS 2>/dev/null || true" 2>/dev/null || true
+}
+
+# The script run in the guest (as root, by the agent) to start testpmd on the virtio NICs.
+# Every value spliced in was validated above (mode, counts, NIC names, lcore list).
+guest_testpmd_script() {
+  local mode="$1" pages="$2" nics="$3" lcores="$4" nbc="$5" nports="$6" mask="$7"
+  cat <<EOF
+set -eu
+pidf=$G_PIDF; log=$G_LOG; state=$G_NICS
+running() { [ -s "\$pidf" ] && kill -0 "\$(cat "\$pidf")" 2>/dev/null; }
+if running; then echo "testpmd already running (pid \$(cat "\$pidf"))"; exit 0; fi
+modprobe uio_pci_generic
+[ "\$(cat /proc/sys/vm/nr_hugepages)" -ge $pages ] || echo $pages > /proc/sys/vm/nr_hugepages
+have=\$(cat /proc/sys/vm/nr_hugepages)
+[ "\$have" -ge $pages ] || { echo "only \$have of $pages hugepages in the guest" >&2; exit 1; }
+grep -qs '^[^ ]* /dev/hugepages hugetlbfs' /proc/mounts || { mkdir -p /dev/hugepages; mount -t hugetlbfs nodev /dev/hugepages; }
+: > "\$state.new"; pcis=""
+for n in $nics; do
+  if [ -e "/sys/class/net/\$n/device" ]; then
+    p=\$(basename "\$(dirname "\$(readlink -f "/sys/class/net/\$n/device")")")
+    ip link set "\$n" down
+  else
+    p=\$(awk -v n="\$n" '\$1 == n { print \$2 }' "\$state" 2>/dev/null || true)
+    [ -n "\$p" ] || { echo "no NIC \$n in the guest" >&2; exit 1; }
+  fi
+  echo "\$n \$p" >> "\$state.new"; pcis="\$pcis \$p"
+done
+mv "\$state.new" "\$state"
+dpdk-devbind.py --force -b uio_pci_generic \$pcis
+allow=""; for p in \$pcis; do allow="\$allow -a \$p"; done
+rm -f /dev/hugepages/vm-testpmd* 2>/dev/null || true
+setsid nohup dpdk-testpmd -l $lcores -n 1 \$allow --file-prefix=vm-testpmd -- \\
+  --forward-mode=$mode --burst=64 --txd=1024 --rxd=1024 --auto-start --disable-link-check \\
+  --nb-ports=$nports --portmask=$mask --nb-cores=$nbc --stats-period=10 \\
+  </dev/null >"\$log" 2>&1 &
+echo \$! > "\$pidf"
+i=0
+while ! grep -q 'packet forwarding - ports=' "\$log"; do
+  running || { echo "guest testpmd exited:" >&2; tail -n 25 "\$log" >&2; exit 1; }
+  i=\$((i + 1)); [ \$i -le 120 ] || { echo "guest testpmd did not start forwarding in 120 s" >&2; tail -n 25 "\$log" >&2; exit 1; }
+  sleep 1
+done
+sleep 1
+running || { echo "guest testpmd exited:" >&2; tail -n 25 "\$log" >&2; exit 1; }
+echo "testpmd pid \$(cat "\$pidf"): \$(grep -m 1 'packet forwarding - ports=' "\$log")"
+EOF
+}
+
+guest_testpmd_stop_script() {
+  cat <<EOF
+pidf=$G_PIDF
+if [ -s "\$pidf" ] && kill -0 "\$(cat "\$pidf")" 2>/dev/null; then
+  p=\$(cat "\$pidf"); kill -INT "\$p"; i=0
+  while kill -0 "\$p" 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.2; i=\$((i + 1)); done
+  kill -KILL "\$p" 2>/dev/null || true
+  echo stopped
+fi
+rm -f "\$pidf"
+EOF
+}
+
+start_guest_testpmd() {
+  local vcpus="$ARG_VCPUS" n="${#VIRTIO_NICS[@]}" lcores nbc mask
+  is_uint "$vcpus" || vcpus=1
+  [ "$vcpus" -ge 2 ] || die "guest testpmd needs 2 or more vCPUs (one main lcore, one forwarding); the VM has $vcpus"
+  [ "$n" -ge 1 ] || die "no virtio NICs for the guest testpmd (VM_GUEST_NICS='$VM_GUEST_NICS')"
+  lcores="0-$((vcpus - 1))"
+  nbc=$((vcpus - 1))
+  [ "$nbc" -le "$n" ] || nbc=$n
+  mask=$(printf '0x%x' "$(((1 << n) - 1))")
+  say "guest: testpmd $GUEST_TESTPMD forwarding on ${VIRTIO_NICS[*]} (uio_pci_generic, $GUEST_HUGEPAGES hugepages, lcores $lcores)"
+  local out
+  if ! out=$(qga -t 240 exec "$(guest_testpmd_script "$GUEST_TESTPMD" "$GUEST_HUGEPAGES" "${VIRTIO_NICS[*]}" "$lcores" "$nbc" "$n" "$mask")" 2>&1); then
+    printf '%s\n' "$out" >&2
+    die "starting testpmd in the guest failed (guest log: $G_LOG)"
+  fi
+  say "guest: ${out//$'\n'/ | }"
+}
+
+# ---------------------------------------------------------------------------------------------
+# start
+
+check_hugepages() {
+  local size="$ARG_MEM_SIZE" path="$ARG_MEM_PATH" mib fstype page_b page_kb need free resv avail total dir
+  [ -n "$path" ] || die "the argv has no memory-backend-file (vhost-user needs guest RAM shared with the vswitch)"
+  case "$size" in
+  *M) mib=${size%M} ;;
+  *G) mib=$((${size%G} * 1024)) ;;
+  *) die "memory backend size '$size' is not <n>M or <n>G" ;;
+  esac
+  is_uint "$mib" || die "memory backend size '$size' is not a number"
+  [ -d "$path" ] || die "mem-path $path does not exist (mount -t hugetlbfs nodev $path)"
+  fstype=$(stat -f -c %T "$path")
+  if [ "$fstype" != hugetlbfs ]; then
+    say "WARNING: mem-path $path is $fstype, not hugetlbfs: guest RAM is not on hugepages"
+    return 0
+  fi
+  page_b=$(stat -f -c %S "$path")
+  page_kb=$((page_b / 1024))
+  dir=/sys/kernel/mm/hugepages/hugepages-${page_kb}kB
+  [ -d "$dir" ] || die "no hugepage pool for $page_kb kB pages ($dir)"
+  need=$(((mib * 1024 + page_kb - 1) / page_kb))
+  free=$(cat "$dir/free_hugepages")
+  resv=$(cat "$dir/resv_hugepages")
+  total=$(cat "$dir/nr_hugepages")
+  avail=$((free - resv))
+  if [ "$avail" -lt "$need" ]; then
+    die "the VM needs $need free ${page_kb} kB hugepages for ${mib} MiB at $path, only $avail of $total are free: raise the pool, e.g. echo $((total + need - avail)) > $dir/nr_hugepages"
+  fi
+  say "hugepages: $need x ${page_kb} kB needed, $avail of $total free at $path"
+}
+
+make_overlay() {
+  local base="${VM_BASE_IMAGE:-}" fmt="${VM_BASE_FORMAT:-qcow2}"
+  [ -n "$base" ] || die "VM_BASE_IMAGE is not set"
+  [ -n "${VM_OVERLAY:-}" ] || die "VM_OVERLAY is not set"
+  [ -f "$base" ] || die "base image $base not found (deploy the guest image first)"
+  [ "$(readlink -f "$base")" != "$(readlink -f "$VM_OVERLAY")" ] || die "VM_OVERLAY is the base image itself"
+  case "$fmt" in qcow2 | raw) ;; *) die "VM_BASE_FORMAT must be qcow2 or raw" ;; esac
+  mkdir -p "$(dirname "$VM_OVERLAY")"
+  rm -f "$VM_OVERLAY"
+  qemu-img create -q -f qcow2 -b "$base" -F "$fmt" "$VM_OVERLAY" >/dev/null ||
+    die "qemu-img create of the overlay $VM_OVERLAY failed"
+  say "overlay $VM_OVERLAY on $base (the base stays read-only)"
+}
+
+# launch; returns when QEMU has daemonized (it waits for the vswitch on the vhost-user sockets)
+launch() {
+  local lpid next end pid s
+  mkdir -p "$VM_RUN_DIR"
+  for s in "${CHARDEV_SOCKETS[@]}" "$VM_PIDFILE" "$VM_CONSOLE_LOG"; do mkdir -p "$(dirname "$s")"; done
+  rm -f "$VM_PIDFILE"
+  [ -x "${ARGV[0]}" ] || die "QEMU binary ${ARGV[0]} not found or not executable"
+  say "launching ${ARGV[0]} (${#ARGV[@]} args; log $LAUNCH_LOG)"
+  "${ARGV[@]}" </dev/null >"$LAUNCH_LOG" 2>&1 &
+  lpid=$!
+  end=$((SECONDS + CONNECT_TIMEOUT))
+  next=$((SECONDS + 5))
+  while alive "$lpid"; do
+    if [ "$SECONDS" -ge "$end" ]; then
+      if pid=$(vm_pid); then kill -TERM "$pid" 2>/dev/null || true; fi
+      kill -TERM "$lpid" 2>/dev/null || true
+      wait "$lpid" 2>/dev/null || true
+      die "no vswitch connected to the vhost-user socket(s) ${VHOST_SOCKETS[*]} within ${CONNECT_TIMEOUT}s (QEMU is the server and waits for its clients): start the vswitch first"
+    fi
+    if [ "$SECONDS" -ge "$next" ]; then
+      say "QEMU waits for the vswitch to connect to ${VHOST_SOCKETS[*]}"
+      next=$((SECONDS + 10))
+    fi
+    sleep 0.2
+  done
+  if ! wait "$lpid"; then
+    tail -n 15 "$LAUNCH_LOG" >&2 || true
+    die "QEMU failed to start (log $LAUNCH_LOG)"
+  fi
+  pid=$(vm_pid) || die "QEMU daemonized but $VM_PIDFILE names no live qemu-system process"
+  say "QEMU running, pid $pid"
+}
+
+wait_agent() { # seconds-budget -> prints nothing; dies on timeout or QEMU exit
+  local end=$((SECONDS + $1)) left out pid last_line
+  need_qga
+  while :; do
+    left=$((end - SECONDS))
+    [ "$left" -gt 0 ] || break
+    [ "$left" -le 15 ] || left=15
+    if out=$(qga -t "$left" ping 2>/dev/null); then return 0; fi
+    pid=$(vm_pid) || {
+      tail -n 20 "$VM_CONSOLE_LOG" >&2 2>/dev/null || true
+      die "QEMU exited while the guest was booting (console log $VM_CONSOLE_LOG)"
+    }
+    last_line=$(tail -c 2000 "$VM_CONSOLE_LOG" 2>/dev/null | tr -d '\r' | grep -a -v '^[[:space:]]*$' | tail -n 1 | cut -c1-100 || true)
+    say "waiting for the guest agent${last_line:+ (console: $last_line)}"
+  done
+  tail -n 20 "$VM_CONSOLE_LOG" >&2 2>/dev/null || true
+  die "the guest agent did not answer within ${BOOT_TIMEOUT}s (console log $VM_CONSOLE_LOG)"
+}
+
+cmd_start() {
+  local pid already=false boot=null launch_s=null t_launch t_up nics bound vrings state n
+  if pid=$(vm_pid); then
+    already=true
+    say "already running (pid $pid)"
+  else
+    if pid=$(orphan_pid); then
+      die "a QEMU for $VM_NAME runs as pid $pid but $VM_PIDFILE does not name it: stop it first (kill $pid)"
+    fi
+    [ "$HAVE_ARGV" = 1 ] || die "VM_ARGV_B64 is not set"
+    check_hugepages
+    make_overlay
+    t_launch=$(now_us)
+    launch
+    t_up=$(now_us)
+    launch_s=$(secs_between "$t_launch" "$t_up")
+    pid=$(vm_pid)
+  fi
+
+  say "waiting for the guest agent on $VM_QGA_SOCKET (up to ${BOOT_TIMEOUT}s)"
+  wait_agent "$BOOT_TIMEOUT"
+  if [ "$already" = false ]; then
+    boot=$(secs_between "$t_up" "$(now_us)")
+    say "guest agent answers after ${boot}s"
+  fi
+
+  nics=$(guest_ifaces_json) || die "guest-network-get-interfaces failed"
+  bound=$(guest_bound_nics)
+  local -a bound_list=() missing=()
+  read -r -a bound_list <<<"${bound//$'\n'/ }"
+  for n in "${GUEST_NICS[@]}"; do
+    python3 -c 'import json,sys; sys.exit(0 if sys.argv[2] in json.loads(sys.argv[1]) else 1)' "$nics" "$n" ||
+      contains "$n" "${bound_list[@]}" || missing+=("$n")
+  done
+  bound="${bound_list[*]}"
+  [ "${#missing[@]}" -eq 0 ] || die "guest NICs ${missing[*]} missing (guest has $nics${bound:+; bound to DPDK: $bound}): check the image's udev naming rules"
+  say "guest NICs: $nics${bound:+ (+ bound to DPDK: $bound)}"
+
+  if [ "$GUEST_TESTPMD" != off ]; then start_guest_testpmd; fi
+  state=$(guest_testpmd_state)
+  [ "$GUEST_TESTPMD" = off ] || [ "$state" = running ] || die "guest testpmd is $state after start"
+
+  vrings=$(query_vrings)
+  output_json start "$pid" "$already" "$boot" "$launch_s" "$nics" "$bound" "$vrings" "$state"
+}
+
+query_vrings() {
+  local out
+  if out=$(qmp --timeout 15 "$VM_QMP_SOCKET" vrings 2>&1); then
+    printf '%s\n' "$out"
+    say "negotiated vring sizes: $out"
+  else
+    say "WARNING: could not query vring sizes over QMP: $out"
+    printf 'null\n'
+  fi
+}
+
+output_json() { # action pid already boot launch nics bound vrings testpmd
+  local bound_json
+  bound_json=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split()))' "$7")
+  json_obj s action "$1" s vm "$VM_NAME" s state running j pid "$2" j alreadyRunning "$3" \
+    j vcpuTids "$(vcpu_tids_json "$2")" j vcpuThreads "$(vcpu_threads_json "$2")" \
+    j launchSeconds "$5" j bootSeconds "$4" j guestNics "$6" j guestNicsBoundToDpdk "$bound_json" \
+    j vringSizes "$8" s guestTestpmd "$9" \
+    s qmpSocket "$VM_QMP_SOCKET" s qgaSocket "$VM_QGA_SOCKET" s consoleLog "$VM_CONSOLE_LOG"
+}
+
+# ---------------------------------------------------------------------------------------------
+# status
+
+cmd_status() {
+  local pid agent=false nics='[]' bound="" state=off vrings=null
+  if ! pid=$(vm_pid); then
+    json_obj s action status s vm "$VM_NAME" s state stopped j pid null
+    return 0
+  fi
+  if [ -n "$QGA_PY" ] && [ -f "$QGA_PY" ] && qga -t 5 ping >/dev/null 2>&1; then
+    agent=true
+    nics=$(guest_ifaces_json || echo '[]')
+    bound=$(guest_bound_nics)
+    state=$(guest_testpmd_state)
+  else
+    state=unknown
+  fi
+  vrings=$(query_vrings)
+  json_obj s action status s vm "$VM_NAME" s state running j pid "$pid" j agent "$agent" \
+    j vcpuTids "$(vcpu_tids_json "$pid")" j vcpuThreads "$(vcpu_threads_json "$pid")" \
+    j guestNics "$nics" j guestNicsBoundToDpdk "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split()))' "$bound")" \
+    j vringSizes "$vrings" s guestTestpmd "$state"
+}
+
+# ---------------------------------------------------------------------------------------------
+# stop
+
+cmd_stop() {
+  local pid how=not-running s
+  if pid=$(vm_pid); then
+    if [ -n "$QGA_PY" ] && [ -f "$QGA_PY" ] && [ -S "$VM_QGA_SOCKET" ]; then
+      if out=$(timeout 20 python3 "$QGA_PY" -s "$VM_QGA_SOCKET" -t 15 exec "$(guest_testpmd_stop_script)" 2>/dev/null); then
+        [ -z "$out" ] || say "guest testpmd $out"
+      else
+        say "guest testpmd: no answer from the agent (ignored)"
+      fi
+    fi
+    how=qmp-quit
+    if qmp --timeout 10 "$VM_QMP_SOCKET" quit >/dev/null 2>&1; then
+      say "QMP quit sent to pid $pid"
+      wait_gone "$pid" "$STOP_TIMEOUT" || how=sigterm
+    else
+      say "QMP quit not possible (no QMP_PY or no answer): SIGTERM"
+      how=sigterm
+    fi
+    if [ "$how" = sigterm ] && is_our_qemu "$pid"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait_gone "$pid" 10 || how=sigkill
+    fi
+    if [ "$how" = sigkill ] && is_our_qemu "$pid"; then
+      say "still running after SIGTERM: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 10 || die "QEMU pid $pid does not die"
+    fi
+    say "QEMU pid $pid gone ($how)"
+  elif pid=$(orphan_pid); then
+    die "a QEMU for $VM_NAME runs as pid $pid but $VM_PIDFILE does not name it; not touching it (kill $pid by hand)"
+  else
+    pid=null
+  fi
+  # files: the overlay, every socket of the argv, the pidfile; logs unless kept
+  [ -z "${VM_OVERLAY:-}" ] || rm -f "$VM_OVERLAY"
+  for s in "${CHARDEV_SOCKETS[@]}" "$VM_QMP_SOCKET" "$VM_QGA_SOCKET" "$VM_RUN_DIR/$VM_NAME-console.sock"; do
+    if [ -S "$s" ] || [ ! -e "$s" ]; then rm -f "$s"; fi
+  done
+  rm -f "$VM_PIDFILE"
+  if [ "${VM_KEEP_LOGS:-0}" != 1 ]; then rm -f "$VM_CONSOLE_LOG" "$LAUNCH_LOG"; fi
+  rmdir "$VM_RUN_DIR" 2>/dev/null || true
+  json_obj s action stop s vm "$VM_NAME" s state stopped j pid "$pid" s how "$how" \
+    j logsKept "$([ "${VM_KEEP_LOGS:-0}" = 1 ] && echo true || echo false)"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+case "$CMD" in
+start | stop | status) ;;
+*)
+  printf 'usage: vm.sh start|stop|status (inputs in VM_* environment variables, see the header)\n' >&2
+  exit 2
+  ;;
+esac
+load_inputs
+NAME_FOR_LOG="$VM_NAME"
+[ "$(id -u)" = 0 ] || die "run as root"
+command -v python3 >/dev/null || die "python3 not found"
+"cmd_$CMD"
