@@ -2,37 +2,143 @@
 // connect, gather facts and tune it, build QEMU from source, deploy the VM image, start the
 // vswitch and the vhost-user VMs; then run the benchmark matrix and export its results.
 import * as pulumi from "@pulumi/pulumi";
-import { duts } from "./lib/lab";
+import { duts, type VethNic } from "./lib/lab";
+import { benchPlan } from "./lib/plan/benchPlan";
 import { loadLab } from "./components/shared/loadLab";
 import { LocalSshd } from "./components/ssh/LocalSshd";
 import { configuredConnection } from "./components/ssh/connection";
 import { DutHost } from "./components/dut/DutHost";
 import { QemuBuild } from "./components/qemu/QemuBuild";
+import { VmImage } from "./components/image/VmImage";
+import { TrafgenPorts } from "./components/tg/TrafgenPorts";
+import { Vswitch } from "./components/vswitch/Vswitch";
+import { VhostUserVm } from "./components/vm/VhostUserVm";
+import { Benchmark } from "./components/benchmark/Benchmark";
 
 const lab = loadLab();
+if (lab.matrix.vringSizes.length !== 1) {
+  throw new pulumi.RunError(
+    `vhost-perf-lab:matrix.vringSizes: one vring size per stack for now (found ${lab.matrix.vringSizes.join(", ")}); fix: one stack per size`,
+  );
+}
+const vringSize = lab.matrix.vringSizes[0]!;
 
-const dutHosts = duts(lab).map((host) => {
+const labs = duts(lab).map((host) => {
   const connection = host.ssh.managed
     ? new LocalSshd(`${host.name}-ssh`, { port: host.ssh.port, user: host.ssh.user }).connection
     : configuredConnection(host);
+
+  // 1. the host: facts and tuning
   const dut = new DutHost(host.name, { host, tuning: lab.tuning, accel: lab.qemu.accel, connection });
+  // 2. QEMU from source, 3. the guest image (side by side)
   const qemu = new QemuBuild(`${host.name}-qemu`, { qemu: lab.qemu, connection, dependsOn: [dut.ready] });
-  return { dut, qemu };
+  const image = new VmImage(`${host.name}-image`, {
+    connection,
+    image: lab.image,
+    vms: lab.vms,
+    dependsOn: [dut.ready],
+  });
+
+  // 4. the data path: TG ports (local lab), vswitch, then the VMs (QEMU serves the sockets)
+  const veths = host.nics.filter((n): n is VethNic => n.kind === "veth");
+  const tgPorts = new TrafgenPorts(`${host.name}-tg`, { connection, ports: veths, dependsOn: [dut.ready] });
+  const vswitch = new Vswitch(`${host.name}-vswitch`, {
+    connection,
+    config: lab.vswitch,
+    mainCore: host.cpus.vswitchMain ?? host.cpus.housekeeping[0] ?? 0,
+    workerCores: host.cpus.vswitch,
+    tgIfaces: tgPorts.hostIfs,
+    vhostSockets: lab.vms.sockets.flat(),
+    queues: lab.vms.queues,
+    dependsOn: [dut.ready, tgPorts.ready],
+  });
+  const vms = Array.from(
+    { length: lab.vms.count },
+    (_, index) =>
+      new VhostUserVm(`${host.name}-vm${index + 1}`, {
+        connection,
+        host,
+        vms: lab.vms,
+        index,
+        vringSize,
+        qemuBinary: qemu.binary,
+        accel: dut.accel,
+        baseImage: image.path,
+        hugepagesMount: dut.hugepages.apply((h) => h.mount),
+        dependsOn: [vswitch.ready, qemu, image.ready],
+      }),
+  );
+
+  // 5. the benchmark matrix, after everything is up
+  const plan = pulumi
+    .all([pulumi.output(connection), vswitch.status, pulumi.all(vms.map((v) => v.status))])
+    .apply(([c, sw, vmStatus]) =>
+      benchPlan(lab, {
+        host,
+        ssh: {
+          host: String(c.host),
+          port: Number(c.port ?? 22),
+          user: String(c.user ?? "root"),
+          privateKey: String(c.privateKey ?? ""),
+          hostKey: String(c.hostKey ?? ""),
+        },
+        vswitchPid: sw.pid,
+        vswitchPrefix: vswitch.prefix,
+        vmPids: vmStatus.map((s) => s.pid),
+        tg: { netns: tgPorts.netns, txIf: tgPorts.nsIfs[0]!, rxIf: tgPorts.nsIfs[1]! },
+      }),
+    );
+  const bench = new Benchmark(`${host.name}-bench`, { plan, dependsOn: vms.map((v) => v.ready) });
+  return { host, dut, qemu, image, vms, bench };
 });
 
 export const labName = lab.name;
 export const hosts = pulumi.all(
-  dutHosts.map(({ dut: d, qemu }) =>
-    pulumi.all([d.facts, d.accel, d.hugepages, qemu.result]).apply(([facts, accel, hugepages, q]) => ({
-      name: d.name,
-      qemu: { binary: q.binary, version: q.version, patches: q.patches, built: q.built, seconds: q.seconds },
-      kernel: facts.kernel,
-      cpus: facts.cpus,
-      memoryMiB: facts.memoryMiB,
-      kvmUsable: facts.kvmUsable,
-      kvmReason: facts.kvmReason,
-      accel,
-      hugepages,
-    })),
+  labs.map(({ host, dut, qemu, image, vms }) =>
+    pulumi
+      .all([
+        dut.facts,
+        dut.accel,
+        dut.hugepages,
+        qemu.result,
+        image.sha256,
+        pulumi.all(vms.map((v) => v.status)),
+      ])
+      .apply(([facts, accel, hugepages, q, imageSha256, vmStatus]) => ({
+        name: host.name,
+        kernel: facts.kernel,
+        cpus: facts.cpus,
+        memoryMiB: facts.memoryMiB,
+        kvmUsable: facts.kvmUsable,
+        kvmReason: facts.kvmReason,
+        accel,
+        hugepages,
+        qemu: { binary: q.binary, version: q.version, patches: q.patches },
+        image: { path: lab.image.path, sha256: imageSha256 },
+        vms: vmStatus.map((s) => ({
+          pid: s.pid,
+          bootSeconds: s.bootSeconds,
+          vringSizes: s.vringSizes,
+          guestNics: s.guestNics,
+        })),
+      })),
+  ),
+);
+/** One entry per matrix cell: MRR trials and NDR/PDR bounds, CSIT-style names. */
+export const results = pulumi.all(labs.map((l) => l.bench.cells)).apply((all) => all.flat());
+/** The throughput at a glance: test name -> received pps (MRR average) or NDR/PDR lower bounds. */
+export const throughput = results.apply((cells) =>
+  Object.fromEntries(
+    cells.flatMap((c) => [
+      ...(c.mrr ? [[c.mrr.testName, { mrrAvgPps: c.mrr.avgPps, mrrL1Bps: c.mrr.l1Bps }]] : []),
+      ...(c.ndrpdr
+        ? [
+            [
+              c.ndrpdr.testName,
+              { ndrPps: c.ndrpdr.ndr?.lowerBoundPps ?? null, pdrPps: c.ndrpdr.pdr?.lowerBoundPps ?? null },
+            ],
+          ]
+        : []),
+    ]),
   ),
 );

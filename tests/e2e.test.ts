@@ -50,17 +50,15 @@ test(
       const hosts = outputs["hosts"]?.value as { qemu: { version: string } }[];
       assert.match(hosts[0]?.qemu.version ?? "", /QEMU emulator version 7\.2/);
       const results = outputs["results"]?.value as {
-        name: string;
-        mrr?: { trials: { received: number }[] };
+        policy: string;
+        mrr?: { testName: string; trials: { received: number }[] };
       }[];
-      for (const suffix of ["-mrr", "-cfsrr1-mrr"]) {
-        const cell = results.find(
-          (c) => c.name.endsWith(suffix) && (suffix === "-mrr" ? !c.name.includes("cfsrr1") : true),
-        );
-        assert.ok(cell, `no ${suffix} cell in ${results.map((c) => c.name).join(", ")}`);
+      for (const policy of ["cfs", "cfsrr1"]) {
+        const cell = results.find((c) => c.policy === policy);
+        assert.ok(cell?.mrr, `no ${policy} MRR cell in the results`);
         assert.ok(
-          (cell.mrr?.trials ?? []).some((t) => t.received > 0),
-          `${cell.name}: nothing received`,
+          cell.mrr.trials.some((t) => t.received > 0),
+          `${cell.mrr.testName}: nothing received`,
         );
       }
 

@@ -31,8 +31,6 @@ export interface HostScriptArgs {
   secretFiles?: Record<string, pulumi.Input<string>>;
   /** extra replacement triggers; the content hash of everything shipped is always one */
   triggers?: pulumi.Input<unknown>[];
-  /** remote timeout for long steps, e.g. "60m" */
-  timeout?: string;
 }
 
 /**

@@ -1,0 +1,127 @@
+import * as pulumi from "@pulumi/pulumi";
+import { formatCpuList, type Host, type Vms } from "../../lib/lab";
+import { VCPU_THREAD_NAME, vmPaths, vmScriptEnv, type VmSpec } from "../../lib/qemu";
+import { hostScript, lastJson, type Connection } from "../shared/hostScript";
+
+export interface VhostUserVmArgs {
+  connection: pulumi.Input<Connection>;
+  host: Host;
+  vms: Vms;
+  /** 0-based VM number on this DUT */
+  index: number;
+  /** virtio queue size of the vhost-user NICs (the matrix's vring size) */
+  vringSize: number;
+  qemuBinary: pulumi.Input<string>;
+  accel: pulumi.Input<"kvm" | "tcg">;
+  baseImage: pulumi.Input<string>;
+  hugepagesMount: pulumi.Input<string>;
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** What `vm.sh start` reports. */
+export interface VmStatus {
+  pid: number;
+  vcpuTids: number[];
+  bootSeconds?: number;
+  guestNics?: string[];
+  vringSizes?: Record<string, unknown>;
+  guestTestpmd?: string;
+  [k: string]: unknown;
+}
+
+/**
+ * One vhost-user VM on a DUT, launched the CSIT way (scripts/vm.sh): the source-built QEMU with
+ * hugepage-backed shared memory, two vhost-user virtio-net NICs (QEMU server, vswitch client)
+ * at the matrix's queue size, an e1000 management NIC, console on ttyS0 logged, guest agent on
+ * ttyS1; waits for the agent, checks the guest's NIC names, starts testpmd io forwarding in
+ * the guest, reports the negotiated vring sizes; then pins the vCPU threads to their CPUs.
+ */
+export class VhostUserVm extends pulumi.ComponentResource {
+  readonly status: pulumi.Output<VmStatus>;
+  readonly name: string;
+  readonly pidfile: string;
+  readonly ready: pulumi.Resource;
+
+  constructor(name: string, args: VhostUserVmArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("vhost-perf-lab:vm:VhostUserVm", name, {}, opts);
+    const i = args.index;
+    this.name = `vm${i + 1}`;
+    const runDir = `/run/vhost-perf-lab/${this.name}`;
+    this.pidfile = vmPaths(runDir, this.name).pidfile;
+    const sockets = args.vms.sockets[i] ?? [];
+    const pageMiB = args.host.hugepages.size === "1G" ? 1024 : 2;
+    const workload = args.vms.workload;
+    if (workload.kind !== "testpmd") {
+      throw new pulumi.RunError(
+        "vhost-perf-lab:vms.workload.kind l3fwd is not started by the VM launcher yet; fix: use kind testpmd",
+      );
+    }
+    const env = pulumi
+      .all([args.qemuBinary, args.accel, args.baseImage, args.hugepagesMount])
+      .apply(([qemuBinary, accel, baseImage, mount]) => {
+        const spec: VmSpec = {
+          name: this.name,
+          index: i + 1,
+          qemuBinary,
+          accel,
+          vcpus: args.vms.vcpus,
+          memoryMiB: args.vms.memoryMiB,
+          hugepagesPath: mount || "/dev/hugepages",
+          hugepageSizeMiB: pageMiB,
+          diskImage: `${runDir}/overlay.qcow2`,
+          mgmt: { sshHostPort: args.vms.sshPortBase + i + 1 },
+          vhostUser: sockets.map((socketPath) => ({
+            socketPath,
+            queueSize: args.vringSize,
+            queues: args.vms.queues,
+            msix: args.vms.msix,
+          })),
+          runDir,
+        };
+        const e = vmScriptEnv(spec, {
+          baseImage,
+          qgaPy: "",
+          qmpPy: "",
+          guestTestpmd: workload.forwardMode,
+          guestHugepages: args.vms.guestHugepages.size === "2M" ? args.vms.guestHugepages.count : 0,
+        });
+        delete e["QGA_PY"];
+        delete e["QMP_PY"];
+        return e;
+      });
+    const vm = hostScript(
+      `${name}-qemu`,
+      {
+        connection: args.connection,
+        up: { script: "vm.sh", args: ["start"] },
+        down: { script: "vm.sh", args: ["stop"] },
+        files: ["scripts/qmp.py", "scripts/guest-image/qga.py"],
+        fileEnv: { QMP_PY: "scripts/qmp.py", QGA_PY: "scripts/guest-image/qga.py" },
+        environment: env,
+      },
+      { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "30m", update: "30m" } },
+    );
+    this.status = lastJson<VmStatus>(vm.stdout);
+    const vcpuCpus = args.host.cpus.vms[i] ?? [];
+    let ready: pulumi.Resource = vm;
+    if (vcpuCpus.length > 0) {
+      ready = hostScript(
+        `${name}-pin`,
+        {
+          connection: args.connection,
+          up: { script: "pin-threads.sh" },
+          environment: {
+            PIN_PIDFILE: this.pidfile,
+            PIN_PATTERN: VCPU_THREAD_NAME.source,
+            PIN_CPUS: formatCpuList(vcpuCpus),
+            PIN_OTHER_CPUS: formatCpuList(args.host.cpus.housekeeping),
+          },
+          triggers: [this.status.apply((s) => s.pid)],
+        },
+        { parent: this, dependsOn: [vm] },
+      );
+    }
+    this.ready = ready;
+    this.registerOutputs({ status: this.status });
+  }
+}
