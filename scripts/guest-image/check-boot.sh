@@ -22,6 +22,7 @@
 #   CHECK_TESTPMD       1 = run testpmd on the virtio NICs in the guest (default 1)
 #   BOOT_TIMEOUT        seconds to wait for the agent (default 300)
 #   CHECK_KEEP          1 = keep the run directory (overlay, logs) afterwards
+#   CHECK_SSH_KEY       private key to check a key login as well (image built with GUEST_AUTHORIZED_KEY)
 # Needs: qemu-img, python3, sshpass (Debian package) for the password login.
 # Output: progress and the guests' outputs on stderr, ONE JSON line on stdout.
 set -euo pipefail
@@ -131,6 +132,18 @@ grep -qx sudo-ok <<<"$out" && sudo_ok=true
 [ "$sudo_ok" = true ] || fails+=("sudo -n true")
 ssh_seconds=$((SECONDS - boot_t0))
 say "ssh ready after ${ssh_seconds}s"
+key_login=skipped
+if [ -n "${CHECK_SSH_KEY:-}" ]; then
+  if out=$(ssh -i "$CHECK_SSH_KEY" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PasswordAuthentication=no \
+    -p "$port" "$guest_user@127.0.0.1" 'echo key-ok' 2>&1) && [ "$out" = key-ok ]; then
+    key_login=ok
+  else
+    key_login=failed
+    fails+=("ssh key login")
+  fi
+  say "ssh key login: $key_login"
+fi
 
 g_out=
 guest() {
@@ -150,6 +163,11 @@ links=$g_out
 for n in mgmt0 virtio0 virtio1; do
   grep -q "^$n " <<<"$links" || fails+=("NIC $n missing")
 done
+agent_ifaces=$("$qga" -s "$qga_sock" -t 60 ifaces | python3 -c '
+import json, sys
+print(" ".join("%s=%s" % (i["name"], i.get("hardware-address", "-")) for i in json.load(sys.stdin)))') ||
+  fails+=("guest-network-get-interfaces")
+printf '  # guest-network-get-interfaces (qga.py ifaces)\n    %s\n' "$agent_ifaces" >&2
 guest "mgmt0 address (DHCP)" 'ip -br -4 addr show dev mgmt0' || true
 # shellcheck disable=SC2016 # expanded in the guest
 guest "NICs by PCI address" 'for n in mgmt0 virtio0 virtio1; do printf "%s %s\n" "$n" "$(basename "$(readlink -f /sys/class/net/$n/device/..)")/$(basename "$(readlink -f /sys/class/net/$n/device)")"; done' || true
@@ -193,8 +211,8 @@ fi
 nics=$(awk '{printf "%s\"%s\"", (NR > 1 ? "," : ""), $1}' <<<"$links")
 ok=true
 [ "${#fails[@]}" -eq 0 ] || ok=false
-printf '{"ok":%s,"image":"%s","accel":"%s","qemu":"%s","agent_seconds":%s,"ssh_ready_seconds":%d,"nics":[%s],"ssh":%s,"sudo":%s,"testpmd":"%s","failed":[%s],"seconds":%d}\n' \
-  "$ok" "$image" "$accel" "$qemu_version" "$agent_seconds" "$ssh_seconds" "$nics" "$ssh_ok" "$sudo_ok" "$testpmd" \
+printf '{"ok":%s,"image":"%s","accel":"%s","qemu":"%s","agent_seconds":%s,"ssh_ready_seconds":%d,"nics":[%s],"ssh":%s,"sudo":%s,"key_login":"%s","testpmd":"%s","failed":[%s],"seconds":%d}\n' \
+  "$ok" "$image" "$accel" "$qemu_version" "$agent_seconds" "$ssh_seconds" "$nics" "$ssh_ok" "$sudo_ok" "$key_login" "$testpmd" \
   "$(for f in "${fails[@]}"; do printf '"%s",' "$f"; done | sed 's/,$//')" "$((SECONDS - t0))"
 [ "$ok" = true ] || {
   say "FAILED: ${fails[*]}"
