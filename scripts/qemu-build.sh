@@ -29,7 +29,12 @@
 #                         cleanly is an error naming it. Unset/empty = no patches.
 #   QEMU_CONFIGURE_FLAGS  default "--target-list=x86_64-softmmu --disable-docs --enable-slirp".
 #                         Split on whitespace into words (no quoting, no globbing, no eval);
-#                         --prefix is set by this script and must not appear here.
+#                         --prefix is set by this script and must not appear here. For the
+#                         Debian source, --firmwarepath=/usr/share/qemu:/usr/share/seabios:
+#                         /usr/lib/ipxe/qemu is added unless given: Debian's +dfsg source
+#                         ships no firmware blobs (and skips pc-bios/ in meson), so BIOS,
+#                         option ROMs and linuxboot_dma.bin come from the packages
+#                         qemu-system-data, seabios and ipxe-qemu, as for Debian's own QEMU.
 #   QEMU_WORK_DIR         default /var/cache/vhost-perf-lab/qemu-build: downloads, source
 #                         trees, logs, lock. Removed only by qemu-remove.sh with
 #                         QEMU_REMOVE_WORK_DIR=1.
@@ -54,6 +59,9 @@ readonly STAMP_NAME=vhost-perf-lab-qemu.stamp
 readonly STAMP_MAGIC='# vhost-perf-lab qemu-build stamp v1'
 readonly SRC_LIST=/etc/apt/sources.list.d/vhost-perf-lab-src.sources
 readonly DEFAULT_FLAGS='--target-list=x86_64-softmmu --disable-docs --enable-slirp'
+readonly DEBIAN_FIRMWAREPATH=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
+# Firmware for a build of Debian's source (see QEMU_CONFIGURE_FLAGS above).
+readonly DEBIAN_FIRMWARE_PKGS=(qemu-system-data seabios ipxe-qemu)
 # What a QEMU 7.2 build with the default flags needs; meson and ninja from the system
 # (Debian's +dfsg source has no bundled meson), python3-venv for newer QEMU.
 readonly BUILD_DEPS=(build-essential pkg-config python3 python3-venv ninja-build meson
@@ -138,6 +146,10 @@ for f in "${CONFIGURE_FLAGS[@]}"; do
     *) die "QEMU_CONFIGURE_FLAGS: '$f' is not an option (words must start with -)" ;;
   esac
 done
+
+if [ "$QEMU_SOURCE_KIND" = debian ] && [[ " ${CONFIGURE_FLAGS[*]} " != *" --firmwarepath="* ]]; then
+  CONFIGURE_FLAGS+=("--firmwarepath=$DEBIAN_FIRMWAREPATH")
+fi
 
 # Source identity (what the stamp records).
 case "$QEMU_SOURCE_KIND" in
@@ -272,7 +284,7 @@ ensure_packages() {
 
 deps=("${BUILD_DEPS[@]}")
 case "$QEMU_SOURCE_KIND" in
-  debian) deps+=(dpkg-dev) ;;
+  debian) deps+=(dpkg-dev "${DEBIAN_FIRMWARE_PKGS[@]}") ;;
   tarball) command -v curl >/dev/null || command -v wget >/dev/null || deps+=(curl) ;;
 esac
 ensure_packages "${deps[@]}"
@@ -428,6 +440,14 @@ say "make install"
 run "make install" env DESTDIR="$STAGE" make -C "$SRC/build" install
 [ -x "$STAGE$QEMU_PREFIX/bin/qemu-system-x86_64" ] ||
   die "make install left no bin/qemu-system-x86_64"
+# Smoke test before the prefix is swapped in: a pc machine must find its BIOS and option
+# ROMs, incl. virtio-net's (a Debian-source build without firmware fails here, not at the first VM boot).
+# -L adds the staged data dir, since the binary looks in $QEMU_PREFIX/share/qemu.
+say "smoke test: pc machine under TCG, QMP quit"
+printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
+  run "smoke test" timeout 60 "$STAGE$QEMU_PREFIX/bin/qemu-system-x86_64" \
+    -L "$STAGE$QEMU_PREFIX/share/qemu" -machine pc -accel tcg -m 64 -display none \
+    -serial none -monitor none -device virtio-net-pci -qmp stdio
 {
   printf '%s\n' "$STAMP_WANT"
   printf 'resolved-source=%s\n' "$RESOLVED_SOURCE"
