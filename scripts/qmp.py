@@ -10,13 +10,21 @@ Options (before SOCKET): --timeout SECONDS (default 10).
 Exit status: 0 ok, 1 QMP error reply, 2 usage, 3 cannot connect / timeout / protocol error.
 
 vrings: x-query-virtio lists the realized virtio devices; for each virtio-net one,
-x-query-virtio-status gives the number of virtqueues in use and whether vhost is started, and
-x-query-virtio-queue-status gives each queue's `vring-num` (the size the guest driver set up,
-i.e. the negotiated one) and `vring-num-default` (the device's configured maximum,
-rx_queue_size / tx_queue_size). Queues 2k are rx, 2k+1 tx, a last odd one is the control queue.
+x-query-virtio-status tells whether vhost is started and how many virtqueues are in use
+(queues 2k are rx, 2k+1 tx, a last odd one is the control queue). The ring sizes then come from:
+- vhost started: x-query-virtio-vhost-queue-status `num` of queues 0 and 1 = the size QEMU gave
+  the vhost-user backend (VHOST_USER_SET_VRING_NUM), i.e. what the vswitch really uses. QEMU 7.2
+  reaches only the first queue pair this way ("queuePairsQueried").
+- vhost not started: x-query-virtio-queue-status `vring-num` of every queue (what the guest
+  driver set up so far, or the device default).
+NEVER x-query-virtio-queue-status on a started vhost-user device: QEMU 7.2 then calls
+vhost_get_vring_base, i.e. sends VHOST_USER_GET_VRING_BASE, which makes the backend STOP that
+vring: the data path dies silently while QEMU still reports vhost started (seen here with DPDK
+22.11's vhost PMD).
+The configured maximum (rxMax/txMax) is the device's rx_queue_size/tx_queue_size (qom-get).
 Output: {"nic1": {"path": ..., "rx": 1024, "tx": 1024, "rxMax": 1024, "txMax": 1024,
-"queuePairs": 1, "vhostStarted": true}, ...} keyed by the -device id; rx/tx are the smallest
-ring over the device's queue pairs (the one that would limit it).
+"queuePairs": 1, "queuePairsQueried": 1, "vhostStarted": true, "source": "vhost"}, ...} keyed by
+the -device id; rx/tx are the smallest ring over the queried queue pairs.
 """
 import json
 import socket
@@ -86,28 +94,45 @@ def device_id(path):
     return path
 
 
+def qom_int(qmp, path, prop):
+    try:
+        return int(qmp.execute("qom-get", {"path": path, "property": prop}))
+    except (QmpError, TypeError, ValueError):
+        return None
+
+
 def vrings(qmp):
     out = {}
     for dev in qmp.execute("x-query-virtio") or []:
         if dev.get("name") != "virtio-net":
             continue
         path = dev["path"]
+        proxy = path.rsplit("/virtio-backend", 1)[0]
         status = qmp.execute("x-query-virtio-status", {"path": path})
-        nvqs = int(status.get("num-vqs", 0))
-        pairs = nvqs // 2
-        rx, tx, rx_max, tx_max = [], [], [], []
-        for q in range(pairs * 2):
-            qs = qmp.execute("x-query-virtio-queue-status", {"path": path, "queue": q})
-            (rx if q % 2 == 0 else tx).append(int(qs["vring-num"]))
-            (rx_max if q % 2 == 0 else tx_max).append(int(qs["vring-num-default"]))
+        started = bool(status.get("vhost-started", False))
+        pairs = int(status.get("num-vqs", 0)) // 2
+        rx, tx = [], []
+        if started:
+            # read-only: QEMU's copy of what it sent the backend (see the module doc)
+            rx.append(int(qmp.execute("x-query-virtio-vhost-queue-status", {"path": path, "queue": 0})["num"]))
+            tx.append(int(qmp.execute("x-query-virtio-vhost-queue-status", {"path": path, "queue": 1})["num"]))
+            queried = 1
+        else:
+            # safe only while vhost is not started
+            for q in range(pairs * 2):
+                qs = qmp.execute("x-query-virtio-queue-status", {"path": path, "queue": q})
+                (rx if q % 2 == 0 else tx).append(int(qs["vring-num"]))
+            queried = pairs
         out[device_id(path)] = {
             "path": path,
             "rx": min(rx) if rx else None,
             "tx": min(tx) if tx else None,
-            "rxMax": min(rx_max) if rx_max else None,
-            "txMax": min(tx_max) if tx_max else None,
+            "rxMax": qom_int(qmp, proxy, "rx_queue_size"),
+            "txMax": qom_int(qmp, proxy, "tx_queue_size"),
             "queuePairs": pairs,
-            "vhostStarted": bool(status.get("vhost-started", False)),
+            "queuePairsQueried": queried,
+            "vhostStarted": started,
+            "source": "vhost" if started else "virtio",
         }
     return out
 

@@ -308,9 +308,9 @@ guest_testpmd_state() {
   qga -t 30 exec "if [ -s $G_PIDF ] && kill -0 \"\$(cat $G_PIDF)\" 2>/dev/null; then echo running; else echo off; fi" 2>/dev/null ||
     echo unknown
 }
-# NIC names bound to uio_pci_generic by an earlier start (they no longer show as interfaces)
+# NIC names an earlier start bound to uio_pci_generic (they no longer show as interfaces)
 guest_bound_nics() {
-  qga -t 30 exec "[ -s $G_PIDF ] && kill -0 \"\$(cat $G_PIDF)\" 2>/dev/null && cut -d' ' -f1 $G_NICS 2>/dev/null || true" 2>/dev/null || true
+  qga -t 30 exec "[ -s $G_NICS ] || exit 0; while read -r n p; do [ -e /sys/bus/pci/drivers/uio_pci_generic/\$p ] && echo \$n; done < $G_NICS; true" 2>/dev/null || true
 }
 
 # The script run in the guest (as root, by the agent) to start testpmd on the virtio NICs.
@@ -451,9 +451,14 @@ launch() {
   next=$((SECONDS + 5))
   while alive "$lpid"; do
     if [ "$SECONDS" -ge "$end" ]; then
-      if pid=$(vm_pid); then kill -TERM "$pid" 2>/dev/null || true; fi
+      if pid=$(vm_pid); then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 5 || true
+      fi
       kill -TERM "$lpid" 2>/dev/null || true
       wait "$lpid" 2>/dev/null || true
+      rm -f "$VM_PIDFILE"
       die "no vswitch connected to the vhost-user socket(s) ${VHOST_SOCKETS[*]} within ${CONNECT_TIMEOUT}s (QEMU is the server and waits for its clients): start the vswitch first"
     fi
     if [ "$SECONDS" -ge "$next" ]; then
@@ -524,6 +529,8 @@ cmd_start() {
       contains "$n" "${bound_list[@]}" || missing+=("$n")
   done
   bound="${bound_list[*]}"
+  # every NIC the guest has: interfaces it shows plus those handed to DPDK earlier
+  nics=$(python3 -c 'import json,sys; print(json.dumps(sorted(set(json.loads(sys.argv[1]) + sys.argv[2].split()))))' "$nics" "$bound")
   [ "${#missing[@]}" -eq 0 ] || die "guest NICs ${missing[*]} missing (guest has $nics${bound:+; bound to DPDK: $bound}): check the image's udev naming rules"
   say "guest NICs: $nics${bound:+ (+ bound to DPDK: $bound)}"
 
@@ -539,7 +546,13 @@ query_vrings() {
   local out
   if out=$(qmp --timeout 15 "$VM_QMP_SOCKET" vrings 2>&1); then
     printf '%s\n' "$out"
-    say "negotiated vring sizes: $out"
+    say "vring sizes: $(python3 -c '
+import json, sys
+for dev, v in sorted(json.loads(sys.argv[1]).items()):
+    warn = "" if (v["rx"], v["tx"]) == (v["rxMax"], v["txMax"]) else "  <-- SMALLER THAN CONFIGURED"
+    print("%s rx %s tx %s (configured %s/%s, %s)%s" % (dev, v["rx"], v["tx"], v["rxMax"], v["txMax"],
+          "vhost started" if v["vhostStarted"] else "vhost not started", warn))
+' "$out" | paste -sd ';' -)"
   else
     say "WARNING: could not query vring sizes over QMP: $out"
     printf 'null\n'
@@ -569,6 +582,8 @@ cmd_status() {
     agent=true
     nics=$(guest_ifaces_json || echo '[]')
     bound=$(guest_bound_nics)
+    bound="${bound//$'\n'/ }"
+    nics=$(python3 -c 'import json,sys; print(json.dumps(sorted(set(json.loads(sys.argv[1]) + sys.argv[2].split()))))' "$nics" "$bound")
     state=$(guest_testpmd_state)
   else
     state=unknown
