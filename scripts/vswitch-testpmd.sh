@@ -247,9 +247,14 @@ build_args() {
   local afopts="qpairs=1,blocksz=4096,framesz=2048,framecnt=4096"
   local pmdopts=()
   if ((MAX_FRAME > 1518)); then
-    # Jumbo frames: one af_packet frame must hold a whole packet, and so must one mbuf.
-    afopts="qpairs=1,blocksz=16384,framesz=16384,framecnt=1024"
-    pmdopts=(--mbuf-size=$((MAX_FRAME + 256)) --max-pkt-len="$MAX_FRAME")
+    # Jumbo frames: one af_packet frame must hold a whole packet, and so must one mbuf. No
+    # --max-pkt-len: net_af_packet (22.11) reports a 1518 B max frame and refuses it; what the
+    # kernel hands over is bounded by the interface MTU (TG_MTU) and framesz instead.
+    # framesz: frame + tpacket header, in 2 KiB steps; two frames per block keeps blocks page-sized;
+    # the PMD wants framesz - 32 bytes of mbuf data room (plus 128 B headroom).
+    local framesz=$((((MAX_FRAME + 64 + 2047) / 2048) * 2048))
+    afopts="qpairs=1,blocksz=$((framesz * 2)),framesz=${framesz},framecnt=1024"
+    pmdopts=(--mbuf-size=$((framesz + 128)))
   fi
   ARGS=(-l "${MAIN_CORE},${WORKER_CORES}" --main-lcore "$MAIN_CORE" -n 1 --no-pci
     "--file-prefix=${PREFIX}")

@@ -189,6 +189,13 @@ describe("parsePlan", () => {
     );
   });
 
+  it("wants whole-second trials with trafgen", () => {
+    assert.throws(
+      () => parsePlan(minimalPlan({ mrr: { maxLoadPps: 1000, trialDurationS: 0.5 } })),
+      /mrr.trialDurationS: must be whole seconds with trafgen/,
+    );
+  });
+
   it("declares trex but leaves it to the runner to refuse", () => {
     const plan = parsePlan(minimalPlan({ tg: { kind: "trex", host: "dut" } }));
     assert.equal(plan.tg.kind, "trex");

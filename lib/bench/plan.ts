@@ -536,6 +536,14 @@ export function parsePlan(value: unknown): BenchPlan {
       integer: true,
     }),
   };
+  if (tg.kind === "trafgen") {
+    // trafgen's -b rate control is per second: sub-second or fractional trials would be bursts.
+    if (!Number.isInteger(mrr.trialDurationS))
+      c.fail("mrr.trialDurationS", "must be whole seconds with trafgen");
+    if (!Number.isInteger(ndrpdr.trialDurationS)) {
+      c.fail("ndrpdr.trialDurationS", "must be whole seconds with trafgen");
+    }
+  }
   const needsSearch = cells.some((cell) => cell.tests.includes("ndrpdr"));
   if (needsSearch && ndrpdr.maxLoadPps < ndrpdr.minLoadPps) {
     c.fail("ndrpdr.maxLoadPps", "must be >= ndrpdr.minLoadPps");

@@ -34,7 +34,7 @@ export interface RunnerDeps {
   signal?: AbortSignal;
   /** dpdk_telemetry.py source, for per-cell vswitch counters; null to skip */
   telemetryClient?: string | null;
-  /** probe trial before each cell (default: 2000 pps for 0.5 s) */
+  /** probe trial before each cell (default: 1000 pps for 1 s); null to skip */
   probe?: { loadPps: number; durationS: number } | null;
 }
 
@@ -209,7 +209,7 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
         sched,
         log,
         telemetryClient: deps.telemetryClient ?? null,
-        probe: deps.probe === undefined ? { loadPps: 2000, durationS: 0.5 } : deps.probe,
+        probe: deps.probe === undefined ? { loadPps: 1000, durationS: 1 } : deps.probe,
       });
       report.cells.push(cellReport);
       if (fatal !== null) {

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parsePlan } from "./plan";
@@ -10,6 +13,7 @@ import {
   parseCpuList,
   parseSnapshot,
   planCfsrr1,
+  restoreRuntimeScript,
   revertScript,
   SchedController,
   SchedPlanError,
@@ -18,6 +22,7 @@ import {
   sweepScript,
   type ThreadInfo,
 } from "./schedPolicy";
+import { LocalExec } from "./remote";
 import { FakeLab } from "./testSupport";
 
 const other = { policy: "SCHED_OTHER" as const, priority: 0 };
@@ -233,15 +238,42 @@ describe("scripts", () => {
     ],
   });
 
-  it("apply parks the original runtime, bounds it, then sets RR 1 on live threads only", () => {
+  it("apply parks the originals, lowers the root RT group, then the sysctl, then sets RR 1 on live threads", () => {
     const s = applyScript(plan, "/run/x/rt.orig");
     const lines = s.split("\n");
-    const park = lines.findIndex((l) => l.includes("echo 950000 > /run/x/rt.orig"));
+    const park = lines.findIndex(
+      (l) => l.startsWith("if [ ! -e /run/x/rt.orig ]") && l.includes('echo "sysctl'),
+    );
+    const group = lines.findIndex((l) => l.includes('echo 500000 > "$cg"'));
     const bound = lines.findIndex((l) => l === "echo 500000 > /proc/sys/kernel/sched_rt_runtime_us");
     const rr = lines.findIndex((l) => l.includes("chrt -r -p 1 2"));
-    assert.ok(park >= 0 && park < bound && bound < rr, s);
+    assert.ok(park >= 0 && park < group && group < bound && bound < rr, s);
     assert.ok(lines[rr]?.includes("[ -d /proc/100/task/2 ]"));
     assert.ok(s.includes("chrt -r -p 1 3"));
+    assert.ok(
+      !applyScript({ ...plan, runtime: { ...plan.runtime, setUs: null } }, "/f").includes(
+        "sched_rt_runtime_us",
+      ),
+    );
+  });
+
+  it("restores the global runtime before the root group's, and keeps the state file on failure", async () => {
+    const s = restoreRuntimeScript("/run/x/rt.orig");
+    assert.ok(s.indexOf("sysctl)") >= 0 && s.includes('[ "$rc" = 0 ] && rm -f /run/x/rt.orig'));
+    // run it for real against a scratch copy of the format (no /proc writes: file paths only)
+    const dir = mkdtempSync(join(tmpdir(), "rt-"));
+    try {
+      const state = join(dir, "state");
+      const group = join(dir, "group");
+      writeFileSync(state, `cgroup ${group} 950000\n`);
+      writeFileSync(group, "500000\n");
+      const r = await new LocalExec().run("bash -s", { stdin: restoreRuntimeScript(state) });
+      assert.equal(r.stdout, "restored cgroup 950000\n");
+      assert.equal(readFileSync(group, "utf8"), "950000\n");
+      assert.ok(!existsSync(state));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("revert restores each thread's own policy", () => {
@@ -326,7 +358,7 @@ describe("SchedController against a fake host", () => {
     const notes = await c.recover();
     assert.equal(l.rtRuntimeUs, 950000);
     assert.deepEqual(l.rtThreads(), []);
-    assert.ok(notes.some((n) => /restored it to 950000/.test(n)));
+    assert.ok(notes.some((n) => /restored sysctl 950000/.test(n)));
     assert.ok(notes.some((n) => /thread 105 \(rte-worker-1\)/.test(n)));
   });
 

@@ -324,17 +324,53 @@ export function snapshotScript(sources: readonly PidSource[]): string {
   return lines.join("\n") + "\n";
 }
 
-function restoreRuntimeLines(stateFile: string, valueUs: number): string[] {
-  return [`echo ${valueUs} > /proc/sys/kernel/sched_rt_runtime_us`, `rm -f ${shQuote(stateFile)}`];
+/**
+ * Root RT cgroup runtime files (cgroup v1 cpu controller). With CONFIG_RT_GROUP_SCHED the kernel
+ * refuses (EINVAL) a global sched_rt_runtime_us below what the root group keeps, so that one is
+ * lowered first and restored last. (Seen here: kernel 6.18 with RT_GROUP_SCHED=y.)
+ */
+export const RT_CGROUP_FILES = [
+  "/sys/fs/cgroup/cpu/cpu.rt_runtime_us",
+  "/sys/fs/cgroup/cpu,cpuacct/cpu.rt_runtime_us",
+];
+
+/**
+ * Shell that puts the parked RT runtime settings back (global sysctl first, then the root group)
+ * and removes the state file; prints "restored <kind> <value>" per setting.
+ */
+export function restoreRuntimeScript(stateFile: string): string {
+  const f = shQuote(stateFile);
+  return (
+    [
+      "set -u",
+      "rc=0",
+      `if [ -e ${f} ]; then`,
+      "  while read -r kind a b; do",
+      '    case "$kind" in',
+      '    sysctl) echo "$a" > /proc/sys/kernel/sched_rt_runtime_us && echo "restored sysctl $a" || rc=1 ;;',
+      '    cgroup) echo "$b" > "$a" && echo "restored cgroup $b" || rc=1 ;;',
+      "    esac",
+      `  done < ${f}`,
+      `  [ "$rc" = 0 ] && rm -f ${f}`,
+      "fi",
+      "exit $rc",
+    ].join("\n") + "\n"
+  );
 }
 
 /** Shell for one cell's cfsrr1: park the original runtime, bound it if needed, then RR 1 per thread. */
 export function applyScript(plan: Cfsrr1Plan, stateFile: string): string {
   const lines = ["set -eu"];
-  if (plan.runtime.setUs !== null) {
+  const bound = plan.runtime.setUs;
+  if (bound !== null) {
+    const f = shQuote(stateFile);
     lines.push(
-      `[ -e ${shQuote(stateFile)} ] || { mkdir -p "$(dirname ${shQuote(stateFile)})"; echo ${plan.runtime.currentUs} > ${shQuote(stateFile)}; }`,
-      `echo ${plan.runtime.setUs} > /proc/sys/kernel/sched_rt_runtime_us`,
+      'cg=""',
+      `for c in ${RT_CGROUP_FILES.map(shQuote).join(" ")}; do if [ -w "$c" ]; then cg="$c"; break; fi; done`,
+      // Park the originals once: a state file left by an earlier cell or run holds the true ones.
+      `if [ ! -e ${f} ]; then mkdir -p "$(dirname ${f})"; { echo "sysctl $(cat /proc/sys/kernel/sched_rt_runtime_us)"; if [ -n "$cg" ]; then echo "cgroup $cg $(cat "$cg")"; fi; } > ${f}; fi`,
+      `if [ -n "$cg" ] && [ "$(cat "$cg")" -gt ${bound} ]; then echo ${bound} > "$cg"; fi`,
+      `echo ${bound} > /proc/sys/kernel/sched_rt_runtime_us`,
     );
   }
   for (const { thread } of plan.targets) {
@@ -501,15 +537,12 @@ export class SchedController {
     } catch (e) {
       errors.push((e as Error).message);
     }
-    if (applied.plan.runtime.setUs !== null) {
-      const restore = await this.exec.run("bash -s", {
-        stdin: ["set -eu", ...restoreRuntimeLines(this.sched.stateFile, applied.plan.runtime.currentUs)].join(
-          "\n",
-        ),
-        timeoutMs: 30000,
-      });
-      if (restore.code !== 0) errors.push(`sched_rt_runtime_us restore: ${restore.stderr.trim()}`);
-    }
+    // Always: a half-done apply may have parked and lowered the runtime before failing.
+    const restore = await this.exec.run("bash -s", {
+      stdin: restoreRuntimeScript(this.sched.stateFile),
+      timeoutMs: 30000,
+    });
+    if (restore.code !== 0) errors.push(`sched_rt_runtime_us restore: ${restore.stderr.trim()}`);
     if (errors.length > 0)
       throw new Error(`reverting cfsrr1 failed on ${this.exec.name}: ${errors.join("; ")}`);
     return notes;
@@ -542,16 +575,13 @@ export class SchedController {
    */
   async recover(): Promise<string[]> {
     const notes: string[] = [];
-    const file = shQuote(this.sched.stateFile);
-    const result = await runChecked(
-      this.exec,
-      "RT runtime recovery",
-      `if [ -e ${file} ]; then v="$(tr -dc 0-9- < ${file})"; if [ -n "$v" ]; then echo "$v" > /proc/sys/kernel/sched_rt_runtime_us; echo "restored $v"; fi; rm -f ${file}; fi`,
-      { timeoutMs: 30000 },
-    );
-    const restored = /restored (-?\d+)/.exec(result.stdout)?.[1];
-    if (restored !== undefined) {
-      notes.push(`a previous run left sched_rt_runtime_us lowered: restored it to ${restored}`);
+    const result = await runChecked(this.exec, "RT runtime recovery", "bash -s", {
+      stdin: restoreRuntimeScript(this.sched.stateFile),
+      timeoutMs: 30000,
+    });
+    const restored = [...result.stdout.matchAll(/restored (\w+) (-?\d+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    if (restored.length > 0) {
+      notes.push(`a previous run left the RT runtime lowered: restored ${restored.join(", ")}`);
     }
     notes.push(...(await this.sweep()));
     return notes;

@@ -102,14 +102,14 @@ export class FakeLab {
     if (script.includes('printf "kernel')) {
       return ok(`kernel\t6.1.0\nonline\t${this.online}\nnproc\t2\nrtRuntimeUs\t${this.rtRuntimeUs}\n`);
     }
-    if (call.command.includes("restored")) {
-      // recover()
+    if (script.includes("while read -r kind a b")) {
+      // restoreRuntimeScript
       if (this.stateFile !== null) {
         const v = this.stateFile;
         this.rtRuntimeUs = Number(v);
         this.stateFile = null;
         this.events.push(`runtime ${v}`);
-        return ok(`restored ${v}\n`);
+        return ok(`restored sysctl ${v}\n`);
       }
       return ok();
     }
@@ -120,12 +120,11 @@ export class FakeLab {
     // apply / revert / sweep / runtime restore scripts
     let out = "";
     for (const line of all.split("\n")) {
-      let m = /\[ -e \S+ \] \|\| \{.*echo (-?\d+) > /.exec(line);
-      if (m) {
-        if (this.stateFile === null) this.stateFile = m[1] as string;
+      if (/^if \[ ! -e \S+ \]; then mkdir/.test(line)) {
+        if (this.stateFile === null) this.stateFile = String(this.rtRuntimeUs);
         continue;
       }
-      m = /^echo (-?\d+) > \/proc\/sys\/kernel\/sched_rt_runtime_us/.exec(line);
+      let m = /^echo (-?\d+) > \/proc\/sys\/kernel\/sched_rt_runtime_us/.exec(line);
       if (m) {
         this.rtRuntimeUs = Number(m[1]);
         this.events.push(`runtime ${m[1]}`);

@@ -71,11 +71,17 @@ describe("TrafgenGenerator", () => {
     assert.ok(!/ -q( |$)/m.test(trial.stdin), "-q is trafgen's qdisc path, not quiet");
     assert.ok(!trial.stdin.includes(" -J"));
     assert.ok(trial.stdin.includes("/sys/class/net/t1/statistics/rx_packets"));
-    await gen.runTrial({ loadPps: 50000.4, durationS: 0.5, frame: 64 });
+    await gen.runTrial({ loadPps: 50000.4, durationS: 2, frame: 64 });
     assert.equal(lab.exec.calls.filter((c) => c.command.includes("cat >")).length, 1, "config reused");
     const second = lab.exec.calls.filter((c) => c.stdin.includes("trafgen")).at(-1);
-    assert.ok(second?.stdin.includes("-b 50000pps -n 25000"));
+    assert.ok(second?.stdin.includes("-b 50000pps -n 100001"));
     assert.equal(gen.lastTrial?.cutByDeadline, false);
+  });
+
+  it("refuses sub-second and fractional trials (trafgen's rate control is per second)", async () => {
+    const gen = new TrafgenGenerator(new FakeLab().exec, spec());
+    await assert.rejects(gen.runTrial({ loadPps: 1000, durationS: 0.5, frame: 64 }), /whole seconds/);
+    await assert.rejects(gen.runTrial({ loadPps: 1000, durationS: 1.5, frame: 64 }), /whole seconds/);
   });
 
   it("retries once after a counter reset, then gives up", async () => {
