@@ -20,6 +20,7 @@
 #   VM_MEMORY_MB        guest memory (default 2048)   VM_SMP  vCPUs (default 2)
 #   GUEST_USER          (default cisco)   GUEST_PASSWORD_FILE  (default: the seed's "cisco")
 #   CHECK_TESTPMD       1 = run testpmd on the virtio NICs in the guest (default 1)
+#   CHECK_L3FWD         1 = require dpdk-l3fwd (default 1; 0 for images built with IMAGE_L3FWD=0)
 #   BOOT_TIMEOUT        seconds to wait for the agent (default 300)
 #   CHECK_KEEP          1 = keep the run directory (overlay, logs) afterwards
 #   CHECK_SSH_KEY       private key to check a key login as well (image built with GUEST_AUTHORIZED_KEY)
@@ -55,6 +56,15 @@ tcg) accel_args=(-accel "tcg,thread=multi" -cpu EPYC) ;;
 kvm) accel_args=(-accel kvm -cpu host) ;;
 *) die "ACCEL must be tcg or kvm" ;;
 esac
+
+# A QEMU built with --disable-install-blobs has no firmware of its own: use Debian's
+# (seabios, ipxe-qemu, qemu-system-data).
+firmware_args=()
+if [ ! -e "$(dirname "$QEMU")/../share/qemu/bios-256k.bin" ]; then
+  for d in /usr/share/seabios /usr/lib/ipxe/qemu /usr/share/qemu; do
+    [ -d "$d" ] && firmware_args+=(-L "$d")
+  done
+fi
 
 run=$(mktemp -d /tmp/vhost-perf-lab-check.XXXXXX)
 chmod 0700 "$run"
@@ -92,7 +102,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$run/overlay.qcow2"
 qemu_version=$("$QEMU" --version | head -n 1)
 say "booting $image under $accel with $QEMU ($qemu_version); ssh on 127.0.0.1:$port"
-"$QEMU" "${accel_args[@]}" -machine pc -m "$mem" -smp "$smp" -name vhost-perf-lab-check,debug-threads=on \
+"$QEMU" "${accel_args[@]}" "${firmware_args[@]}" -machine pc -m "$mem" -smp "$smp" -name vhost-perf-lab-check,debug-threads=on \
   -nodefaults -display none -vga none -daemonize -pidfile "$pidfile" \
   -drive "file=$run/overlay.qcow2,format=qcow2,if=virtio,cache=unsafe" \
   -chardev "file,id=console0,path=$run/console.log" -serial chardev:console0 \
@@ -177,7 +187,9 @@ guest "hugepages" 'grep -E "HugePages_Total|Hugepagesize" /proc/meminfo; cat /pr
 # shellcheck disable=SC2016 # expanded in the guest
 guest "VFIO no-IOMMU in the kernel" 'grep -E "CONFIG_VFIO_NOIOMMU|CONFIG_UIO_PCI_GENERIC" /boot/config-$(uname -r)' || true
 guest "testpmd present" 'command -v dpdk-testpmd && dpdk-testpmd -v --no-huge --no-pci -m 64 --file-prefix vcheck -- -h 2>&1 | grep -m1 -i "version"' || true
-guest "l3fwd present" 'command -v dpdk-l3fwd && ldd /usr/local/bin/dpdk-l3fwd | grep -c librte_' || true
+if [ "${CHECK_L3FWD:-1}" = 1 ]; then
+  guest "l3fwd present" 'command -v dpdk-l3fwd && ldd /usr/local/bin/dpdk-l3fwd | grep -c librte_' || true
+fi
 guest "bridge-utils" 'brctl --version' || true
 
 testpmd=skipped
