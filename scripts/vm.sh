@@ -19,7 +19,7 @@
 #   VM_BASE_IMAGE      its backing file, never written      VM_BASE_FORMAT [qcow2]
 #   VM_BOOT_TIMEOUT    [300] s until the agent answers      VM_CONNECT_TIMEOUT [120] s for the vswitch
 #   VM_STOP_TIMEOUT    [30] s after QMP quit                VM_KEEP_LOGS [0] 1 = stop keeps the logs
-#   VM_GUEST_NICS      [mgmt0 virtio0 ...] names the guest must show
+#   VM_GUEST_NICS      [mgmt0 virtio0 ...] names the guest must show (within VM_NIC_TIMEOUT [120] s)
 #   VM_GUEST_TESTPMD   [off] io | mac: testpmd on the guest's virtio NICs (uio_pci_generic)
 #   VM_GUEST_HUGEPAGES [256] 2 MiB pages in the guest for it
 #   QGA_PY             guest agent client (scripts/guest-image/qga.py), run with python3
@@ -175,7 +175,8 @@ load_inputs() {
   CONNECT_TIMEOUT="${VM_CONNECT_TIMEOUT:-120}"
   STOP_TIMEOUT="${VM_STOP_TIMEOUT:-30}"
   GUEST_HUGEPAGES="${VM_GUEST_HUGEPAGES:-256}"
-  for v in "$BOOT_TIMEOUT" "$CONNECT_TIMEOUT" "$STOP_TIMEOUT" "$GUEST_HUGEPAGES"; do
+  NIC_TIMEOUT="${VM_NIC_TIMEOUT:-120}"
+  for v in "$BOOT_TIMEOUT" "$CONNECT_TIMEOUT" "$STOP_TIMEOUT" "$GUEST_HUGEPAGES" "$NIC_TIMEOUT"; do
     is_uint "$v" || die "expected a whole number, got '$v'"
   done
   GUEST_TESTPMD="${VM_GUEST_TESTPMD:-off}"
@@ -520,21 +521,35 @@ cmd_start() {
     say "guest agent answers after ${boot}s"
   fi
 
-  nics=$(guest_ifaces_json) || die "guest-network-get-interfaces failed"
-  bound=$(guest_bound_nics)
+  # the agent may answer before udev has named every NIC: poll for a while
   local -a bound_list=() missing=()
-  read -r -a bound_list <<<"${bound//$'\n'/ }"
-  for n in "${GUEST_NICS[@]}"; do
-    python3 -c 'import json,sys; sys.exit(0 if sys.argv[2] in json.loads(sys.argv[1]) else 1)' "$nics" "$n" ||
-      contains "$n" "${bound_list[@]}" || missing+=("$n")
+  local names_end=$((SECONDS + NIC_TIMEOUT))
+  while :; do
+    nics=$(guest_ifaces_json) || die "guest-network-get-interfaces failed"
+    bound=$(guest_bound_nics)
+    read -r -a bound_list <<<"${bound//$'\n'/ }"
+    missing=()
+    for n in "${GUEST_NICS[@]}"; do
+      python3 -c 'import json,sys; sys.exit(0 if sys.argv[2] in json.loads(sys.argv[1]) else 1)' "$nics" "$n" ||
+        contains "$n" "${bound_list[@]}" || missing+=("$n")
+    done
+    [ "${#missing[@]}" -gt 0 ] || break
+    if [ "$SECONDS" -ge "$names_end" ]; then
+      die "guest NICs ${missing[*]} missing (guest has $nics${bound:+; bound to DPDK: $bound}): check the image's udev naming rules"
+    fi
+    say "guest NICs so far $nics, waiting for ${missing[*]}"
+    sleep 3
   done
   bound="${bound_list[*]}"
   # every NIC the guest has: interfaces it shows plus those handed to DPDK earlier
   nics=$(python3 -c 'import json,sys; print(json.dumps(sorted(set(json.loads(sys.argv[1]) + sys.argv[2].split()))))' "$nics" "$bound")
-  [ "${#missing[@]}" -eq 0 ] || die "guest NICs ${missing[*]} missing (guest has $nics${bound:+; bound to DPDK: $bound}): check the image's udev naming rules"
   say "guest NICs: $nics${bound:+ (+ bound to DPDK: $bound)}"
 
-  if [ "$GUEST_TESTPMD" != off ]; then start_guest_testpmd; fi
+  if [ "$GUEST_TESTPMD" != off ]; then
+    start_guest_testpmd
+    bound=$(guest_bound_nics)
+    bound="${bound//$'\n'/ }"
+  fi
   state=$(guest_testpmd_state)
   [ "$GUEST_TESTPMD" = off ] || [ "$state" = running ] || die "guest testpmd is $state after start"
 

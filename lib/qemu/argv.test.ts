@@ -41,6 +41,13 @@ test("kvm: CSIT's group -enable-kvm -cpu host -machine pc,accel=kvm,usb=off,mem-
   assert.equal(valuesOf(argv, "-accel").length, 0);
 });
 
+test("firmware directories become -L options in order, none by default", () => {
+  assert.deepEqual(valuesOf(buildQemuArgv(localVm()), "-L"), []);
+  const argv = buildQemuArgv(localVm({ firmwareDirs: ["/usr/share/seabios", "/usr/lib/ipxe/qemu"] }));
+  assert.deepEqual(valuesOf(argv, "-L"), ["/usr/share/seabios", "/usr/lib/ipxe/qemu"]);
+  assert.throws(() => buildQemuArgv(localVm({ firmwareDirs: ["seabios"] })), /firmwareDirs\[0\]/);
+});
+
 test("identity: -name with debug-threads=on, -smp one socket N cores", () => {
   const argv = buildQemuArgv(localVm({ vcpus: 3 }));
   assert.deepEqual(valuesOf(argv, "-name"), ["vm1,debug-threads=on"]);

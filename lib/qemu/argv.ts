@@ -12,11 +12,13 @@ import type { ArgGroup, ResolvedVhostUserNic, ResolvedVmSpec, VmSpec } from "./t
  * - kvm: CSIT's set; `-cpu host` passes the host's features, `mem-merge=off` keeps KSM off guest RAM.
  * - tcg: multi-threaded TCG (one host thread per vCPU, so vCPUs can be pinned like KVM's), a
  *   named CPU model (EPYC ran here; `host` is KVM-only).
+ * - `-L <dir>` per firmwareDirs: where a QEMU installed without blobs finds SeaBIOS and NIC ROMs.
  */
 export function machineArgs(s: ResolvedVmSpec): string[] {
+  const fw = s.firmwareDirs.flatMap((d) => ["-L", d]);
   if (s.accel === "kvm")
-    return ["-enable-kvm", "-cpu", "host", "-machine", "pc,accel=kvm,usb=off,mem-merge=off"];
-  return ["-accel", "tcg,thread=multi", "-cpu", s.cpuModel, "-machine", "pc,usb=off"];
+    return [...fw, "-enable-kvm", "-cpu", "host", "-machine", "pc,accel=kvm,usb=off,mem-merge=off"];
+  return [...fw, "-accel", "tcg,thread=multi", "-cpu", s.cpuModel, "-machine", "pc,usb=off"];
 }
 
 /**

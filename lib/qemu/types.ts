@@ -56,6 +56,11 @@ export interface VmSpec {
   vhostUser: VhostUserNicSpec[];
   /** directory for the QMP/agent/console sockets, the pidfile and the console log */
   runDir: string;
+  /**
+   * firmware/ROM directories (`-L`, searched in order) for a QEMU installed without its blobs,
+   * e.g. ["/usr/share/seabios", "/usr/lib/ipxe/qemu", "/usr/share/qemu"]; none by default
+   */
+  firmwareDirs?: string[];
   /** appended verbatim at the end (one argv element each) */
   extraArgs?: string[];
 }
@@ -101,6 +106,7 @@ export interface ResolvedVmSpec {
   mgmt: { sshHostPort: number | undefined; mac: string };
   vhostUser: ResolvedVhostUserNic[];
   paths: VmPaths;
+  firmwareDirs: string[];
   extraArgs: string[];
 }
 
@@ -111,7 +117,7 @@ export interface ArgGroup {
 }
 
 export const ARG_GROUPS = [
-  "machine", // accelerator, machine type, CPU model
+  "machine", // accelerator, machine type, CPU model, firmware directories
   "identity", // -name with debug-threads, -smp
   "memory", // hugepage backend shared with the vswitch, NUMA node, -m
   "defaults", // -nodefaults, -display none, -no-user-config

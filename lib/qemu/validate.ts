@@ -158,6 +158,7 @@ export function validateVmSpec(spec: VmSpec): QemuSpecIssue[] {
     else seenMac.set(m.mac, m.field);
   }
 
+  (spec.firmwareDirs ?? []).forEach((d, i) => checkPath(`firmwareDirs[${i}]`, d));
   (spec.extraArgs ?? []).forEach((a, i) => {
     if (typeof a !== "string" || a.includes("\0"))
       add(
@@ -202,6 +203,7 @@ export function resolveVmSpec(spec: VmSpec): ResolvedVmSpec {
     mgmt: { sshHostPort: spec.mgmt.sshHostPort, mac: (spec.mgmt.mac ?? mgmtMac(spec.index)).toLowerCase() },
     vhostUser,
     paths: vmPaths(spec.runDir, spec.name),
+    firmwareDirs: [...(spec.firmwareDirs ?? [])],
     extraArgs: [...(spec.extraArgs ?? [])],
   };
 }
