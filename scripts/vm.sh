@@ -432,7 +432,10 @@ make_overlay() {
   [ "$(readlink -f "$base")" != "$(readlink -f "$VM_OVERLAY")" ] || die "VM_OVERLAY is the base image itself"
   case "$fmt" in qcow2 | raw) ;; *) die "VM_BASE_FORMAT must be qcow2 or raw" ;; esac
   mkdir -p "$(dirname "$VM_OVERLAY")"
-  rm -f "$VM_OVERLAY"
+  if [ -e "$VM_OVERLAY" ]; then
+    [ -n "$(backing_of "$VM_OVERLAY")" ] || die "$VM_OVERLAY exists and is not an overlay (no backing file): not overwriting it"
+    rm -f "$VM_OVERLAY" # a stale overlay of an earlier run: boot from a fresh one
+  fi
   qemu-img create -q -f qcow2 -b "$base" -F "$fmt" "$VM_OVERLAY" >/dev/null ||
     die "qemu-img create of the overlay $VM_OVERLAY failed"
   say "overlay $VM_OVERLAY on $base (the base stays read-only)"
@@ -613,6 +616,26 @@ cmd_status() {
 # ---------------------------------------------------------------------------------------------
 # stop
 
+# backing file of a qcow2 image ("" when none or not an image)
+backing_of() {
+  qemu-img info -U --output=json "$1" 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("backing-filename", ""))' 2>/dev/null || true
+}
+
+# delete the overlay only if it is one: never the base image, never a file without a backing file
+remove_overlay() {
+  local backing
+  if [ -n "${VM_BASE_IMAGE:-}" ] && [ "$1" -ef "$VM_BASE_IMAGE" ]; then
+    die "VM_OVERLAY $1 is the base image: not deleting it"
+  fi
+  backing=$(backing_of "$1")
+  if [ -z "$backing" ]; then
+    say "WARNING: $1 has no backing file, so it is not an overlay of this script: left in place"
+    return 0
+  fi
+  rm -f "$1"
+}
+
 cmd_stop() {
   local pid how=not-running s
   if pid=$(vm_pid); then
@@ -647,7 +670,7 @@ cmd_stop() {
     pid=null
   fi
   # files: the overlay, every socket of the argv, the pidfile; logs unless kept
-  [ -z "${VM_OVERLAY:-}" ] || rm -f "$VM_OVERLAY"
+  if [ -n "${VM_OVERLAY:-}" ] && [ -f "$VM_OVERLAY" ]; then remove_overlay "$VM_OVERLAY"; fi
   for s in "${CHARDEV_SOCKETS[@]}" "$VM_QMP_SOCKET" "$VM_QGA_SOCKET" "$VM_RUN_DIR/$VM_NAME-console.sock"; do
     if [ -S "$s" ] || [ ! -e "$s" ]; then rm -f "$s"; fi
   done

@@ -211,3 +211,35 @@ test(
     }
   },
 );
+
+test(
+  "vm.sh stop deletes only a real overlay, never the base image",
+  { skip: !(canRunVmSh && has("qemu-img")) && "needs root, bash, python3, qemu-img" },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), "vm-sh-"));
+    try {
+      const env = vmEnv(dir);
+      const base = join(dir, "base.qcow2");
+      const overlay = env.VM_OVERLAY!;
+      const img = (...a: string[]) => assert.equal(spawnSync("qemu-img", a).status, 0);
+      img("create", "-q", "-f", "qcow2", base, "16M");
+      spawnSync("mkdir", ["-p", join(dir, "run")]);
+      img("create", "-q", "-f", "qcow2", overlay, "16M"); // no backing file: not ours
+      let r = runVm("stop", env);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /has no backing file/);
+      assert.ok(existsSync(overlay));
+      rmSync(overlay);
+      img("create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", overlay);
+      r = runVm("stop", env);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(overlay), false);
+      r = runVm("stop", { ...env, VM_ARGV_B64: "", VM_OVERLAY: base });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /is the base image: not deleting it/);
+      assert.ok(existsSync(base));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
