@@ -72,9 +72,16 @@ export function hostScript(
     ]
       .filter(Boolean)
       .join(" ");
+  for (const k of Object.keys(args.secretFiles ?? {})) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(k))
+      throw new Error(`secretFiles: ${k} is not an environment variable name`);
+  }
+  const secrets = Object.fromEntries(
+    Object.entries(args.secretFiles ?? {}).map(([k, v]) => [`LAB_SECRET_${k}`, pulumi.secret(v)]),
+  );
   const environment = pulumi
-    .output(args.environment ?? {})
-    .apply((env) => ({ ...env, LAB_BUNDLE_B64: payload }));
+    .all([pulumi.output(args.environment ?? {}), pulumi.output(secrets)])
+    .apply(([env, sec]) => ({ ...env, ...sec, LAB_BUNDLE_B64: payload }));
   return new command.remote.Command(
     name,
     {
