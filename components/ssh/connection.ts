@@ -1,4 +1,6 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Host } from "../../lib/lab";
 import type { Connection } from "../shared/hostScript";
@@ -19,7 +21,7 @@ export function configuredConnection(host: Host): pulumi.Output<Connection> {
       hostKey = ssh.hostKey.key;
       break;
     case "file":
-      hostKey = fs.readFileSync(ssh.hostKey.path, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+      hostKey = read("hostKey.file", ssh.hostKey.path).trim().split(/\s+/).slice(0, 2).join(" ");
       break;
     case "fingerprint":
       throw new pulumi.RunError(
