@@ -11,10 +11,22 @@ import type { Connection } from "../shared/hostScript";
  */
 export function configuredConnection(host: Host): pulumi.Output<Connection> {
   const ssh = host.ssh;
+  const read = (what: string, file: string): string => {
+    const resolved = file.startsWith("~/") ? path.join(os.homedir(), file.slice(2)) : file;
+    try {
+      return fs.readFileSync(resolved, "utf8");
+    } catch (e) {
+      throw new pulumi.RunError(
+        `vhost-perf-lab:hosts (${host.name}).ssh.${what}: cannot read ${resolved} (${(e as NodeJS.ErrnoException).code ?? String(e)}); ` +
+          "fix: create it, point the config at the right file, or set the key as a secret: " +
+          "pulumi config set --secret --path 'hosts[i].ssh.privateKey' < key",
+      );
+    }
+  };
   const key =
     ssh.privateKey.kind === "secret"
       ? ssh.privateKey.secret.reveal()
-      : fs.readFileSync(ssh.privateKey.path, "utf8");
+      : read("privateKey.file", ssh.privateKey.path);
   let hostKey: string;
   switch (ssh.hostKey.kind) {
     case "key":
