@@ -50,7 +50,8 @@ const labs = duts(lab).map((host) => {
     tgIfaces: tgPorts.hostIfs,
     vhostSockets: lab.vms.sockets.flat(),
     queues: lab.vms.queues,
-    dependsOn: [dut.ready, tgPorts.ready],
+    // after the heavy steps: a busy-polling vswitch would take a core from the QEMU build
+    dependsOn: [dut.ready, tgPorts.ready, qemu, image.ready],
   });
   const vms = Array.from(
     { length: lab.vms.count },
