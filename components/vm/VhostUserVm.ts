@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatCpuList, type Host, type Vms } from "../../lib/lab";
-import { VCPU_THREAD_NAME, vmPaths, vmScriptEnv, type VmSpec } from "../../lib/qemu";
+import { vmPaths, vmScriptEnv, type VmSpec } from "../../lib/qemu";
 import { hostScript, lastJson, type Connection } from "../shared/hostScript";
 
 export interface VhostUserVmArgs {
@@ -112,7 +112,8 @@ export class VhostUserVm extends pulumi.ComponentResource {
           up: { script: "pin-threads.sh" },
           environment: {
             PIN_PIDFILE: this.pidfile,
-            PIN_PATTERN: VCPU_THREAD_NAME.source,
+            // POSIX ERE for bash: the same names as lib/qemu VCPU_THREAD_NAME ("CPU 0/TCG")
+            PIN_PATTERN: "^CPU [0-9]+/(KVM|TCG)$",
             PIN_CPUS: formatCpuList(vcpuCpus),
             PIN_OTHER_CPUS: formatCpuList(args.host.cpus.housekeeping),
           },
