@@ -60,6 +60,16 @@ export class DutHost extends pulumi.ComponentResource {
       { parent: this },
     );
     this.facts = lastJson<DutFacts>(facts.stdout);
+    // the lab's directories: created before, removed after every other step of this host
+    const dirs = hostScript(
+      `${name}-dirs`,
+      {
+        connection: args.connection,
+        up: { script: "lab-dirs.sh", args: ["up"] },
+        down: { script: "lab-dirs.sh", args: ["down"] },
+      },
+      { parent: this, dependsOn: [facts] },
+    );
     this.accel = this.facts.apply((f) => {
       if (args.accel === "kvm" && !f.kvmUsable) {
         throw new Error(
@@ -81,7 +91,7 @@ export class DutHost extends pulumi.ComponentResource {
             HUGEPAGES_COUNT: String(args.host.hugepages.count),
           },
         },
-        { parent: this, dependsOn: [facts] },
+        { parent: this, dependsOn: [dirs] },
       );
       this.hugepages = lastJson(hp.stdout);
       this.ready = hp;
@@ -90,7 +100,7 @@ export class DutHost extends pulumi.ComponentResource {
         const pool = f.hugepages[args.host.hugepages.size === "1G" ? "1048576kB" : "2048kB"];
         return { size: args.host.hugepages.size, total: pool?.total ?? 0, free: pool?.free ?? 0, mount: "" };
       });
-      this.ready = facts;
+      this.ready = dirs;
     }
     this.registerOutputs({ facts: this.facts, accel: this.accel, hugepages: this.hugepages });
   }
