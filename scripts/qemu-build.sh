@@ -41,6 +41,9 @@
 #   QEMU_STATE_DIR        default /var/lib/vhost-perf-lab/qemu: records what this project
 #                         changed on the host (deb-src file added, packages installed).
 #   QEMU_MAKE_JOBS        default $(nproc)
+#   QEMU_DIST_CACHE       1 (default) = keep each finished install as dist-<key>.tar in
+#                         QEMU_WORK_DIR and restore a removed prefix from it instead of
+#                         rebuilding; 0 = always build
 #   QEMU_KEEP_BUILD_TREE  1 = keep the unpacked source + build tree after install
 #                         (default 0: removed once installed; downloads are always kept)
 #
@@ -246,6 +249,31 @@ if [ -f "$STAMP_FILE" ]; then
   say "$QEMU_PREFIX holds a build of other inputs; it will be rebuilt and replaced"
 elif [ -e "$QEMU_PREFIX" ] && [ -n "$(ls -A -- "$QEMU_PREFIX" 2>/dev/null)" ]; then
   die "$QEMU_PREFIX exists, is not empty and has no $STAMP_NAME: not ours, refusing to touch it"
+fi
+
+# A finished install of the same inputs is kept as dist-<key>.tar in the work dir (the
+# build cache): a prefix removed by a teardown comes back in seconds instead of a rebuild.
+DIST=$QEMU_WORK_DIR/dist-$KEY.tar
+if [ "${QEMU_DIST_CACHE:-1}" = 1 ] && [ -f "$DIST" ]; then
+  STAGE=$QEMU_PREFIX.staging-$$
+  rm -rf -- "$STAGE"
+  mkdir -p -- "$STAGE$QEMU_PREFIX"
+  if tar -C "$STAGE$QEMU_PREFIX" -xf "$DIST" &&
+    [ -x "$STAGE$QEMU_PREFIX/bin/qemu-system-x86_64" ] &&
+    [ "$(sed -n '/^resolved-/!p' "$STAGE$QEMU_PREFIX/$STAMP_NAME" 2>/dev/null)" = "$STAMP_WANT" ]; then
+    RESOLVED_SOURCE=$(sed -n 's/^resolved-source=//p' "$STAGE$QEMU_PREFIX/$STAMP_NAME")
+    RESOLVED_SOURCE=${RESOLVED_SOURCE:-$SOURCE_ID}
+    [ -e "$QEMU_PREFIX" ] && mv -- "$QEMU_PREFIX" "$STAGE/old"
+    mv -- "$STAGE$QEMU_PREFIX" "$QEMU_PREFIX"
+    rm -rf -- "$STAGE"
+    STAGE=""
+    say "restored $QEMU_PREFIX from the build cache ($DIST)"
+    emit_json false "$SECONDS"
+    exit 0
+  fi
+  say "build cache $DIST does not match these inputs: building"
+  rm -rf -- "$STAGE"
+  STAGE=""
 fi
 
 LOG=$QEMU_WORK_DIR/logs/qemu-build-$KEY.log
@@ -462,6 +490,14 @@ mv -- "$STAGE$QEMU_PREFIX" "$QEMU_PREFIX"
 rm -rf -- "$STAGE"
 STAGE=""
 
+if [ "${QEMU_DIST_CACHE:-1}" = 1 ]; then
+  if tar -C "$QEMU_PREFIX" -cf "$DIST.tmp" .; then
+    mv -- "$DIST.tmp" "$DIST"
+  else
+    rm -f -- "$DIST.tmp"
+    say "could not save the build cache $DIST (not fatal)"
+  fi
+fi
 if [ "$QEMU_KEEP_BUILD_TREE" != 1 ]; then
   rm -rf -- "$SRC_ROOT"
 fi
