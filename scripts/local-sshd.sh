@@ -88,8 +88,10 @@ down() {
     log "stopped sshd-lab (pid $pid)"
   fi
   rm -rf "$dir"
-  # the per-stack directory above it, when nothing else lives there
-  rmdir "$(dirname "$dir")" 2>/dev/null || true
+  # the per-stack directory above it and the "stacks" directory above that, when empty
+  if rmdir "$(dirname "$dir")" 2>/dev/null; then
+    rmdir "$(dirname "$(dirname "$dir")")" 2>/dev/null || true
+  fi
 }
 
 case "${1:-}" in
