@@ -29,7 +29,13 @@ const labs = duts(lab).map((host) => {
     : configuredConnection(host);
 
   // 1. the host: facts and tuning
-  const dut = new DutHost(host.name, { host, tuning: lab.tuning, accel: lab.qemu.accel, connection });
+  const dut = new DutHost(host.name, {
+    host,
+    tuning: lab.tuning,
+    accel: lab.qemu.accel,
+    connection,
+    dirs: [lab.qemu.prefix],
+  });
   // 2. QEMU from source, 3. the guest image (side by side)
   const qemu = new QemuBuild(`${host.name}-qemu`, { qemu: lab.qemu, connection, dependsOn: [dut.ready] });
   const image = new VmImage(`${host.name}-image`, {

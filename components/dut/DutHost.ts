@@ -23,7 +23,12 @@ export interface DutHostArgs {
   tuning: Tuning;
   accel: Accel;
   connection: pulumi.Input<Connection>;
+  /** more directories the lab owns on this host (e.g. the QEMU prefix root), removed last */
+  dirs?: string[];
 }
+
+/** Directories every lab uses on a host. */
+export const LAB_DIRS = ["/run/vhost-perf-lab", "/var/lib/vhost-perf-lab"];
 
 /** Tunings the DutHost applies today; the others are reported, not silently skipped. */
 export const IMPLEMENTED_TUNINGS = ["hugepages"] as const;
@@ -67,6 +72,7 @@ export class DutHost extends pulumi.ComponentResource {
         connection: args.connection,
         up: { script: "lab-dirs.sh", args: ["up"] },
         down: { script: "lab-dirs.sh", args: ["down"] },
+        environment: { LAB_DIRS: [...LAB_DIRS, ...(args.dirs ?? [])].join(" ") },
       },
       { parent: this, dependsOn: [facts] },
     );
