@@ -3,8 +3,8 @@
 // the machine exactly as it was (processes, RT threads, sockets, netns, veths, hugepages,
 // mounts, lab files).
 //
-// Runs when VPL_E2E=1 (CI sets it through scripts/test.sh once the chain is complete). It uses the
-// `local` stack of the file backend and refuses to touch one that already has resources.
+// Runs when VPL_E2E=1 (scripts/test.sh, i.e. `npm test` and CI, sets it unless VPL_E2E=0). It
+// uses the `local` stack of the file backend and refuses to touch one that already has resources.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as os from "node:os";
