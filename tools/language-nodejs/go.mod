@@ -1,8 +1,9 @@
 // The Node.js language host, built from the Go module proxy by scripts/setup.sh.
 // The proxy does not serve the standalone module
 // github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 (403); the host lived inside
-// sdk/v3 up to v3.52.0, the oldest sdk/v3 the proxy serves, and that host runs programs of
-// the 3.248 CLI and SDK (checked by tests/engine.test.ts).
+// sdk/v3 until a version between v3.68.0 and v3.90.0 (the proxy serves v3.52.0 ... v3.68.0 of
+// those); v3.52.0 is used and runs programs of the 3.248 CLI and SDK (tests/engine.test.ts,
+// tests/e2e.test.ts). v3.68.0 is the newest served candidate for an upgrade.
 module vhost-perf-lab/tools/language-nodejs
 
 go 1.25
