@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { scriptText } from "../shared/scripts";
-import type { Connection } from "../shared/hostScript";
+import { lastJson, type Connection } from "../shared/hostScript";
 
 export interface LocalSshdArgs {
   /** loopback port */
@@ -53,9 +53,7 @@ export class LocalSshd extends pulumi.ComponentResource {
       },
       { parent: this, additionalSecretOutputs: ["stdout"] },
     );
-    const info = pulumi.secret(
-      sshd.stdout.apply((s) => JSON.parse(s.trim().split("\n").pop() ?? "") as SshdInfo),
-    );
+    const info = pulumi.secret(lastJson<SshdInfo>(sshd.stdout));
     this.hostKey = pulumi.unsecret(info.apply((i) => i.hostKey));
     this.connection = info.apply((i) => ({
       host: i.host,

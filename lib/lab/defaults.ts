@@ -5,15 +5,11 @@
 import { Secret } from "./secret";
 import type {
   Accel,
-  CfsPolicy,
-  Frame,
   ImageRequirement,
-  MrrSettings,
-  NdrPdrSettings,
+  Matrix,
   OvsDpdkOptions,
   Profile,
   TestpmdOptions,
-  TestType,
   TgKind,
   TrexOptions,
   TuningName,
@@ -102,14 +98,7 @@ export interface ProfileDefaults {
   tgKind: TgKind;
   trex: Omit<TrexOptions, "workers">;
   trafgenMaxRatePps: number;
-  matrix: {
-    vringSizes: number[];
-    cfsPolicies: CfsPolicy[];
-    frames: Frame[];
-    tests: TestType[];
-    mrr: MrrSettings;
-    ndrpdr: NdrPdrSettings;
-  };
+  matrix: Matrix;
 }
 
 /** Socket path templates per vswitch: CSIT's VPP paths; the project's own for the others. */
