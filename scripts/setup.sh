@@ -11,8 +11,20 @@
 #   4. `pulumi` on PATH (a small wrapper in $VPL_BIN_DIR, default /usr/local/bin), the
 #      project's file backend, a passphrase file, and the stacks of the shipped Pulumi.*.yaml
 #
+# Usage: scripts/setup.sh [--only toolchain]
+#   --only toolchain   only step 3 and the `pulumi` wrapper of step 4: no apt, npm, passphrase
+#                      or stacks (what tests/installer.test.ts runs)
+#
 # Environment:
 #   VPL_PULUMI_FROM=go|installer   where the toolchain comes from (default: go)
+#   VPL_PULUMI_INSTALLER_URL=<url> installer: the URL whose body is Pulumi's install script
+#                                  (default https://get.pulumi.com); run as `sh <script> --version
+#                                  <pinned> --install-root $PULUMI_HOME --no-edit-path`, it puts the
+#                                  CLI and its language hosts in $PULUMI_HOME/bin (default ~/.pulumi)
+#   VPL_PULUMI_PLUGIN_SERVER=<url> installer: take the command provider from <url> (`pulumi plugin
+#                                  install ... --server <url>` fetches <url>/pulumi-resource-command-
+#                                  v<pinned>-linux-amd64.tar.gz); default: where the Pulumi Registry
+#                                  says (GitHub releases)
 #   VPL_SKIP_APT=1                 do not touch system packages (check only)
 #   VPL_BIN_DIR=<dir>              where the `pulumi` wrapper goes (default /usr/local/bin)
 #   VPL_HOME=<dir>                 state, passphrase (default ~/.vhost-perf-lab)
@@ -172,19 +184,65 @@ toolchain_from_go() {
   fi
 }
 
+# The official toolchain (VPL_PULUMI_FROM=installer, needs internet or mirrors): Pulumi's install
+# script puts the CLI and its language hosts in $PULUMI_HOME/bin (the real script ignores
+# PULUMI_HOME, hence --install-root), `pulumi plugin install` puts the command provider in
+# $PULUMI_HOME/plugins. Both are skipped when already in place at the pinned versions.
+pulumi_quiet() { PULUMI_SKIP_UPDATE_CHECK=true "$toolchain_dir/pulumi" "$@"; }
+
+# the last lines of a log, colour codes stripped, indented under an error
+show_log_tail() {
+  sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -v '^[[:space:]]*$' | tail -n "${2:-5}" | sed 's/^/[setup]   | /' >&2
+}
+
 toolchain_from_installer() {
   local home=${PULUMI_HOME:-$HOME/.pulumi}
-  if ! "$home/bin/pulumi" version 2>/dev/null | grep -qx "v$PULUMI_VERSION"; then
-    command -v curl >/dev/null || die "curl not found" "apt-get install curl"
-    say "pulumi $PULUMI_VERSION: official installer"
-    curl -fsSL https://get.pulumi.com | sh -s -- --version "$PULUMI_VERSION" --no-edit-path >&2 ||
-      die "the official Pulumi installer failed" "use the offline build: VPL_PULUMI_FROM=go"
-  fi
+  local url=${VPL_PULUMI_INSTALLER_URL:-https://get.pulumi.com}
+  local server=${VPL_PULUMI_PLUGIN_SERVER:-}
+  local offline="no internet? use the offline build: VPL_PULUMI_FROM=go"
+  local log="$cache_root/pulumi-installer.log" script="$cache_root/pulumi-install.sh" got=""
   toolchain_dir="$home/bin"
-  if ! PATH="$toolchain_dir:$PATH" pulumi plugin ls 2>/dev/null | grep -q "^command *$PULUMI_COMMAND_VERSION"; then
-    say "command provider $PULUMI_COMMAND_VERSION: pulumi plugin install"
-    PATH="$toolchain_dir:$PATH" pulumi plugin install resource command "$PULUMI_COMMAND_VERSION" >&2
+  [ -x "$toolchain_dir/pulumi" ] && got=$(pulumi_quiet version 2>/dev/null || true)
+  if [ "$got" = "v$PULUMI_VERSION" ]; then
+    say "pulumi $PULUMI_VERSION: installed ($toolchain_dir)"
+  else
+    command -v curl >/dev/null || die "curl not found (the Pulumi installer needs it)" \
+      "apt-get install curl, or use the offline build: VPL_PULUMI_FROM=go"
+    say "pulumi $PULUMI_VERSION: Pulumi installer from $url into $toolchain_dir (log $log)"
+    curl -fsSL -o "$script" "$url" 2>"$log" ||
+      die "could not download the Pulumi installer from $url: $(tail -n 1 "$log")" \
+        "$offline (or point VPL_PULUMI_INSTALLER_URL at a reachable copy)"
+    if ! sh "$script" --version "$PULUMI_VERSION" --install-root "$home" --no-edit-path >"$log" 2>&1; then
+      show_log_tail "$log"
+      die "the Pulumi installer from $url failed installing $PULUMI_VERSION (log: $log)" "$offline"
+    fi
+    got=$(pulumi_quiet version 2>/dev/null || true)
+    [ "$got" = "v$PULUMI_VERSION" ] ||
+      die "the Pulumi installer from $url left pulumi '${got:-(none)}' in $toolchain_dir, expected v$PULUMI_VERSION" \
+        "serve Pulumi $PULUMI_VERSION at VPL_PULUMI_INSTALLER_URL, or use the offline build: VPL_PULUMI_FROM=go"
+    say "pulumi $PULUMI_VERSION: installed"
   fi
+
+  local want="^command +resource +${PULUMI_COMMAND_VERSION//./\\.} " plog="$cache_root/pulumi-plugin-install.log"
+  if grep -Eq "$want" <<<"$(pulumi_quiet plugin ls 2>/dev/null || true)"; then
+    say "command provider $PULUMI_COMMAND_VERSION: installed"
+    return
+  fi
+  # With --server, the CLI still asks the Pulumi Registry first and, when it answers, takes the
+  # registry's download URL instead: PULUMI_DISABLE_REGISTRY_RESOLVE makes --server stick.
+  local -a with=() from=()
+  [ -n "$server" ] && with=(PULUMI_DISABLE_REGISTRY_RESOLVE=true) from=(--server "$server")
+  say "command provider $PULUMI_COMMAND_VERSION: pulumi plugin install${server:+ from $server} (log $plog)"
+  if ! env "${with[@]}" PULUMI_SKIP_UPDATE_CHECK=true "$toolchain_dir/pulumi" plugin install resource command \
+    "$PULUMI_COMMAND_VERSION" "${from[@]}" >"$plog" 2>&1; then
+    show_log_tail "$plog"
+    die "pulumi plugin install resource command $PULUMI_COMMAND_VERSION${server:+ --server $server} failed (log: $plog)" \
+      "$offline (or set VPL_PULUMI_PLUGIN_SERVER to a server with pulumi-resource-command-v$PULUMI_COMMAND_VERSION-linux-amd64.tar.gz)"
+  fi
+  grep -Eq "$want" <<<"$(pulumi_quiet plugin ls 2>/dev/null || true)" ||
+    die "pulumi plugin install resource command $PULUMI_COMMAND_VERSION succeeded but \`pulumi plugin ls\` does not list it" \
+      "check PULUMI_HOME ($home) and read $plog"
+  say "command provider $PULUMI_COMMAND_VERSION: installed in $home/plugins"
 }
 
 install_toolchain() {
@@ -243,8 +301,28 @@ ensure_stacks() {
   done
 }
 
+usage() { sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
+
 main() {
+  local only=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --only)
+        [ "${2:-}" = toolchain ] || die "--only takes 'toolchain', got '${2:-}'" "scripts/setup.sh --only toolchain"
+        only=$2
+        shift 2
+        ;;
+      -h | --help) usage && exit 0 ;;
+      *) die "unknown argument: $1" "scripts/setup.sh [--only toolchain] (--help explains)" ;;
+    esac
+  done
   mkdir -p "$cache_root"
+  if [ "$only" = toolchain ]; then
+    install_toolchain
+    install_wrapper
+    say "toolchain ready: $("$VPL_BIN_DIR/pulumi" version) in $((SECONDS - t0)) s"
+    return
+  fi
   install_system_packages
   install_npm_packages
   install_toolchain
