@@ -7,6 +7,8 @@
 // uses the `local` stack of the file backend and refuses to touch one that already has resources.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -15,6 +17,14 @@ import { snapshot } from "./support/machineState";
 
 const enabled = process.env["VPL_E2E"] === "1";
 
+const envVars = {
+  PULUMI_CONFIG_PASSPHRASE_FILE:
+    process.env["PULUMI_CONFIG_PASSPHRASE_FILE"] ?? path.join(os.homedir(), ".vhost-perf-lab", "passphrase"),
+  PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+  PULUMI_SKIP_UPDATE_CHECK: "true",
+  PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+};
+
 test(
   "e2e: up, outputs, idempotent up, destroy leaves the machine clean",
   { skip: !enabled && "set VPL_E2E=1 to run the local lab end to end (needs root, ~10-20 min)" },
@@ -22,14 +32,7 @@ test(
     const stack = await LocalWorkspace.selectStack(
       { stackName: "local", workDir: repoRoot() },
       {
-        envVars: {
-          PULUMI_CONFIG_PASSPHRASE_FILE:
-            process.env["PULUMI_CONFIG_PASSPHRASE_FILE"] ??
-            path.join(os.homedir(), ".vhost-perf-lab", "passphrase"),
-          PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-          PULUMI_SKIP_UPDATE_CHECK: "true",
-          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        },
+        envVars,
       },
     );
     const existing = ((await stack.exportStack()).deployment as { resources?: unknown[] }).resources ?? [];
@@ -40,12 +43,39 @@ test(
     );
 
     const before = snapshot();
-    const log = (line: string): void => void process.stderr.write(line);
+    let printed = "";
+    const log = (line: string): void => {
+      printed += line;
+      process.stderr.write(line);
+    };
     try {
       let t0 = Date.now();
       const up = await stack.up({ onOutput: log });
       const firstUpS = (Date.now() - t0) / 1000;
       assert.equal(up.summary.result, "succeeded");
+      // The lab sshd's client key reaches the program as a secret: never in state or output.
+      const keyFile = path.join(os.homedir(), ".vhost-perf-lab", "stacks", "local", "sshd", "client_ed25519");
+      const keyBody = fs
+        .readFileSync(keyFile, "utf8")
+        .split("\n")
+        .filter((line) => line.length > 0 && !line.startsWith("-----"))
+        .join("");
+      assert.ok(keyBody.length > 100, `${keyFile} does not hold a private key`);
+      // `pulumi stack export` as stored (the Automation API's exportStack decrypts secrets).
+      const exported = spawnSync("pulumi", ["stack", "export", "--stack", "local"], {
+        cwd: repoRoot(),
+        env: { ...process.env, ...envVars },
+        encoding: "utf8",
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      assert.equal(exported.status, 0, `pulumi stack export failed: ${exported.stderr}`);
+      const state = exported.stdout;
+      assert.match(state, /"ciphertext"/, "the exported state holds no secret at all");
+      for (let at = 0; at + 32 <= keyBody.length; at += 32) {
+        const piece = keyBody.slice(at, at + 32);
+        assert.ok(!state.includes(piece), "a piece of the private key is in the stack state in plain text");
+        assert.ok(!printed.includes(piece), "a piece of the private key was printed by `pulumi up`");
+      }
       const outputs = up.outputs;
       const hosts = outputs["hosts"]?.value as { qemu: { version: string } }[];
       assert.match(hosts[0]?.qemu.version ?? "", /QEMU emulator version 7\.2/);
