@@ -181,7 +181,12 @@ func (r remoteExecutor) run(ctx context.Context, spec runSpec) (runResult, error
 	}
 	out, errs := spec.sinks(ctx)
 	sess.Stdout, sess.Stderr = out, errs
-	if err := sess.Start(prefix + spec.command); err != nil {
+	// Tag the run (see "stopping a cancelled remote command" below). The
+	// export comes after the user's variables so that it wins, and after a
+	// staged prefix so that it is never inside the temporary file.
+	runID := randHex(16)
+	tag := "export " + runIDVar + "=" + shellQuote(runID) + "; "
+	if err := sess.Start(prefix + tag + spec.command); err != nil {
 		return runResult{}, fmt.Errorf("starting remote command: %w", err)
 	}
 	done := make(chan error, 1)
@@ -189,6 +194,13 @@ func (r remoteExecutor) run(ctx context.Context, spec runSpec) (runResult, error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
+		if kerr := r.killRun(runID); kerr != nil {
+			logTo(context.WithoutCancel(ctx), spec.log, SevWarning, spec.urn, spec.red.apply(
+				"could not stop all remote processes of the cancelled command: "+kerr.Error()), false)
+		}
+		// Fallback for servers where the cleanup cannot work (no /proc):
+		// OpenSSH answers this with killpg() on the session's process
+		// group, but refuses it for root logins.
 		_ = sess.Signal(ssh.SIGKILL)
 		sess.Close()
 		r.client.Close()
@@ -239,4 +251,109 @@ func (r remoteExecutor) stagePrefix(prefix string) (string, error) {
 	}
 	q := shellQuote(name)
 	return ". " + q + "; rm -f " + q + "; ", nil
+}
+
+// ---- stopping a cancelled remote command ----
+//
+// Closing the SSH session does not stop the remote command: without a PTY
+// there is no SIGHUP, and the "signal" channel request is no answer either.
+// OpenSSH's sshd turns it into killpg() on the process group of the login
+// shell, which misses everything that left that group (setsid, job control),
+// and it refuses the request outright for root logins ("session signalling
+// requires privilege separation"), which is the lab's default user.
+//
+// So every remote run is tagged: its command line holds
+// `export PULUMI_COMMAND_RUN_ID='<random>';`. On cancel, a second session on
+// the same connection runs killScript, which finds the run's processes in
+// /proc (Linux only):
+//   - exec'd descendants have PULUMI_COMMAND_RUN_ID=<id> in their environ,
+//     even those that detached with setsid or double forks;
+//   - the login shell itself (and subshells it forked without exec) have it
+//     in their command line, as the export statement.
+// It sends SIGTERM to these processes and to their process groups, waits up
+// to 3 s for them to exit, then sends SIGKILL to whatever is left and to all
+// the groups it saw (which also reaches group members that dropped or
+// overwrote their environment). Process groups are safe to signal: a group
+// can only be joined inside its own session, so the groups of tagged
+// processes hold nothing but processes started by the run.
+//
+// Daemons the command detached on purpose die too. That is wanted: on a
+// cancelled create the resource is not recorded, so no delete would ever
+// stop them. Processes of earlier, completed runs carry other ids and are
+// left alone.
+//
+// Not covered: processes that both leave the run's process groups and lose
+// the variable (sudo with env_reset, env -i, systemd-run); processes of
+// other users when the login user cannot signal them; and a command cancelled
+// within milliseconds of starting, before sshd has exec'd the shell.
+
+// runIDVar names the variable that tags the processes of one remote run.
+const runIDVar = "PULUMI_COMMAND_RUN_ID"
+
+// remoteKillTimeout bounds the cleanup session of a cancelled command.
+const remoteKillTimeout = 10 * time.Second
+
+// killScript is a POSIX sh script; $id holds the run id. Needles are built at
+// run time so that this script's own command line never matches, and the
+// processes of this cleanup session (its own session id) are skipped anyway.
+// `head` with several files prints a "==> 123/environ <==" header before each
+// one; grep is not used because busybox grep stops reading at a NUL byte.
+const killScript = `
+cd /proc || exit 2
+read -r st < "$$/stat"; set -- ${st##*") "}; own=$4
+scan() {
+	head -n 2147483647 -- [0-9]*/environ [0-9]*/cmdline 2>/dev/null | tr '\0' '\n' |
+	awk -v id="$id" 'BEGIN { v = "` + runIDVar + `"; e = v "=" id; c = v "=\047" id "\047;" }
+		/^==> [0-9]+\/[a-z]+ <==$/ { split($2, f, "/"); p = f[1]; next }
+		($0 == e || index($0, c)) && !seen[p]++ { print p }'
+}
+groups=
+stop() { # signal the run's processes and groups; false when none is left
+	sig=$1 found=1
+	for p in $(scan); do
+		read -r st 2>/dev/null < "$p/stat" || continue
+		set -- ${st##*") "}
+		[ "$4" = "$own" ] || [ "$p" -le 1 ] && continue
+		found=0
+		kill -s "$sig" "$p" 2>/dev/null
+		case " $groups " in *" $3 "*) ;; *) [ "$3" -gt 1 ] && groups="$groups $3" ;; esac
+	done
+	for g in $groups; do kill -s "$sig" -- "-$g" 2>/dev/null; done
+	return $found
+}
+t=0.2 n=15
+if stop TERM; then
+	sleep $t 2>/dev/null || t=1 n=3
+	while [ $n -gt 0 ] && stop 0; do sleep $t; n=$((n-1)); done
+fi
+n=5
+while stop KILL; do
+	[ $n -gt 0 ] || { echo "still running after SIGKILL:" $(scan); exit 1; }
+	sleep $t; n=$((n-1))
+done
+`
+
+// killRun stops every remote process of the run runID (see above), on a new
+// session of the same connection, within remoteKillTimeout.
+func (r remoteExecutor) killRun(runID string) error {
+	done := make(chan error, 1)
+	go func() {
+		sess, err := r.client.NewSession()
+		if err != nil {
+			done <- fmt.Errorf("opening ssh session: %w", err)
+			return
+		}
+		defer sess.Close()
+		out, err := sess.CombinedOutput("id=" + shellQuote(runID) + "\n" + killScript)
+		if err != nil {
+			err = fmt.Errorf("%v %s", err, strings.TrimSpace(string(out)))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(remoteKillTimeout):
+		return fmt.Errorf("the cleanup did not finish within %s", remoteKillTimeout)
+	}
 }
