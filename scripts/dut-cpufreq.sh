@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# The "cpu-governor" and "turbo-off" tunings of a DUT with their exact revert.
+#
+#   dut-cpufreq.sh apply    set the scaling governor of every CPU, switch turbo off
+#   dut-cpufreq.sh revert   put back every value apply changed, as it was before the first apply
+#
+# Environment:
+#   CPUFREQ_GOVERNOR  e.g. performance; empty = leave the governor alone
+#   CPUFREQ_TURBO     off, or empty = leave turbo alone
+#   LAB_STATE_DIR     where the record lives (default /var/lib/vhost-perf-lab)
+#   TUNING_SYSFS      the sys tree (default /sys; tests point it at a fake tree)
+#   TUNING_PROCFS     the proc tree (default /proc; read by nothing here, accepted for symmetry)
+#
+# Governor: every devices/system/cpu/cpu<N>/cpufreq/scaling_governor, if the governor is in that
+# CPU's scaling_available_governors (checked for all CPUs before writing any). No cpufreq at
+# all (a virtual machine, no driver) is reported as "unavailable", not an error. Turbo:
+# intel_pstate/no_turbo -> 1, else cpufreq/boost -> 0, else "unavailable". A value the kernel
+# refuses puts back what this run changed and fails naming the file, the error and the fix.
+#
+# Record: $LAB_STATE_DIR/cpufreq.prev, one `<path under TUNING_SYSFS>=<original>` line per file,
+# written at the file's first touch and never overwritten, so revert restores the host as it
+# was before the lab however often apply ran.
+#
+# stdout, one JSON line:
+#   apply   {"tuning":"cpufreq","action":"apply",
+#            "governor":{"status":"applied"|"unavailable"|"skipped","value":"performance","cpus":<n>,"reason":".."},
+#            "turbo":{"status":"applied"|"unavailable"|"skipped","via":"intel_pstate/no_turbo"|"cpufreq/boost","reason":".."}}
+#            (reason only when not applied, via only when applied; cpus = CPUs now on the governor)
+#   revert  {"tuning":"cpufreq","action":"revert","restored":<n>}
+# Progress on stderr as `[cpufreq] ...`.
+set -euo pipefail
+export LC_ALL=C
+
+sysfs=${TUNING_SYSFS:-/sys}
+cpudir="$sysfs/devices/system/cpu"
+state_dir=${LAB_STATE_DIR:-/var/lib/vhost-perf-lab}
+prev="$state_dir/cpufreq.prev"
+governor=${CPUFREQ_GOVERNOR:-}
+turbo=${CPUFREQ_TURBO:-}
+
+log() { printf '[cpufreq] %s\n' "$*" >&2; }
+
+# what this run changed, undone in reverse order if apply fails midway
+undo_paths=()
+undo_vals=()
+applying=0
+record_existed=0
+record_before=""
+
+undo() {
+  local i
+  applying=0
+  for ((i = ${#undo_paths[@]} - 1; i >= 0; i--)); do
+    if write_value "${undo_paths[$i]}" "${undo_vals[$i]}"; then
+      log "put back ${undo_paths[$i]} = ${undo_vals[$i]}"
+    else
+      log "WARNING: could not put back ${undo_paths[$i]} = ${undo_vals[$i]}: $write_err"
+    fi
+  done
+  if [ "$record_existed" = 1 ]; then
+    printf '%s' "$record_before" >"$prev"
+  else
+    rm -f "$prev"
+  fi
+}
+
+die() {
+  [ "$applying" = 0 ] || undo
+  log "ERROR: $*"
+  exit 1
+}
+
+on_exit() {
+  local rc=$?
+  if [ "$rc" != 0 ] && [ "$applying" = 1 ]; then
+    log "apply stopped unexpectedly (exit $rc): putting back what this run changed"
+    undo
+  fi
+}
+trap on_exit EXIT
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\t'/\\t}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//[[:cntrl:]]/}
+  printf '"%s"' "$s"
+}
+
+# read_value path: sets $value (trailing newlines dropped); fails with $read_err set
+read_value() {
+  local out
+  if out=$({ cat -- "$1"; } 2>&1); then
+    value=$out
+  else
+    read_err=${out##*: }
+    return 1
+  fi
+}
+
+# write_value path value: one write of value + newline; fails with $write_err set
+write_value() {
+  local out
+  if out=$({ printf '%s\n' "$2" >"$1"; } 2>&1); then
+    return 0
+  fi
+  write_err=${out##*: }
+  [ -n "$write_err" ] || write_err="write failed"
+  return 1
+}
+
+# the record, as parallel arrays in file order (paths relative to $sysfs)
+rec_keys=()
+rec_vals=()
+load_record() {
+  local line
+  [ -f "$prev" ] || return 0
+  while IFS= read -r line || [ -n "$line" ]; do
+    [ -n "$line" ] || continue
+    case "$line" in
+      *=*) ;;
+      *) die "$prev: line '$line' is not path=value; fix: check the cpufreq settings by hand, then remove the file" ;;
+    esac
+    rec_keys+=("${line%%=*}")
+    rec_vals+=("${line#*=}")
+  done <"$prev"
+}
+
+recorded() {
+  local k
+  for k in "${rec_keys[@]}"; do [ "$k" != "$1" ] || return 0; done
+  return 1
+}
+
+save_record() {
+  local i
+  mkdir -p "$state_dir"
+  {
+    for i in "${!rec_keys[@]}"; do printf '%s=%s\n' "${rec_keys[$i]}" "${rec_vals[$i]}"; done
+  } >"$prev.tmp"
+  mv "$prev.tmp" "$prev"
+}
+
+# remember a file's original at its first touch (before this run writes anything)
+touch_first() {
+  local rel=${1#"$sysfs"/}
+  recorded "$rel" && return 0
+  read_value "$1" || die "cannot read $1: $read_err"
+  rec_keys+=("$rel")
+  rec_vals+=("$value")
+}
+
+# set_value path value what-for: write unless already so; on refusal undo and die
+set_value() {
+  local cur
+  read_value "$1" || die "cannot read $1: $read_err"
+  cur=$value
+  [ "$cur" != "$2" ] || return 0
+  write_value "$1" "$2" || die "cannot write $2 to $1: $write_err; fix: $3"
+  undo_paths+=("$1")
+  undo_vals+=("$cur")
+  log "${1#"$cpudir"/}: $cur -> $2"
+}
+
+apply() {
+  if [ -n "$governor" ] && ! [[ "$governor" =~ ^[A-Za-z0-9_-]+$ ]]; then
+    die "CPUFREQ_GOVERNOR='$governor' is not a governor name (like performance)"
+  fi
+  case "$turbo" in
+    '' | off) ;;
+    *) die "CPUFREQ_TURBO='$turbo': only off (or empty to leave turbo alone)" ;;
+  esac
+
+  local -a govs=() words
+  local f avail g_status g_reason="" g_cpus=0 t_status t_via="" t_reason="" t_file="" t_value=""
+  local gfix="remove cpu-governor from vhost-perf-lab:tuning.apply, or load a cpufreq driver that offers $governor"
+  local tfix="remove turbo-off from vhost-perf-lab:tuning.apply (turbo is locked here, e.g. by the firmware)"
+  if [ -z "$governor" ]; then
+    g_status=skipped
+    g_reason="CPUFREQ_GOVERNOR is empty: governor left alone"
+  else
+    for f in "$cpudir"/cpu[0-9]*/cpufreq/scaling_governor; do
+      [ -f "$f" ] && govs+=("$f")
+    done
+    if [ "${#govs[@]}" = 0 ]; then
+      g_status=unavailable
+      g_reason="no cpufreq under $cpudir (a virtual machine, or no cpufreq driver loaded)"
+    else
+      g_status=applied
+      for f in "${govs[@]}"; do
+        avail=$(cat "${f%/*}/scaling_available_governors" 2>/dev/null) || avail=""
+        read -r -a words <<<"${avail//[[:space:]]/ }" || true
+        avail=${words[*]}
+        case " $avail " in
+          *" $governor "*) ;;
+          *)
+            f=${f#"$cpudir"/}
+            die "${f%%/*} offers the governors '$avail', not $governor; fix: set a governor from that list, or $gfix"
+            ;;
+        esac
+      done
+    fi
+  fi
+  if [ -z "$turbo" ]; then
+    t_status=skipped
+    t_reason="CPUFREQ_TURBO is empty: turbo left alone"
+  elif [ -f "$cpudir/intel_pstate/no_turbo" ]; then
+    t_status=applied t_via=intel_pstate/no_turbo t_file="$cpudir/intel_pstate/no_turbo" t_value=1
+  elif [ -f "$cpudir/cpufreq/boost" ]; then
+    t_status=applied t_via=cpufreq/boost t_file="$cpudir/cpufreq/boost" t_value=0
+  else
+    t_status=unavailable
+    t_reason="neither intel_pstate/no_turbo nor cpufreq/boost under $cpudir (a virtual machine, or a cpufreq driver without turbo control)"
+  fi
+
+  load_record
+  if [ -f "$prev" ]; then
+    record_existed=1
+    record_before=$(cat "$prev"; printf x)
+    record_before=${record_before%x}
+  fi
+  # the record first: everything this run may change, at its first touch
+  local n=${#rec_keys[@]}
+  if [ "$g_status" = applied ]; then
+    for f in "${govs[@]}"; do touch_first "$f"; done
+  fi
+  [ -z "$t_file" ] || touch_first "$t_file"
+  applying=1
+  [ "${#rec_keys[@]}" = "$n" ] || save_record
+
+  if [ "$g_status" = applied ]; then
+    for f in "${govs[@]}"; do
+      set_value "$f" "$governor" "$gfix"
+      g_cpus=$((g_cpus + 1))
+    done
+    log "governor $governor on $g_cpus CPUs"
+  else
+    log "governor: $g_status ($g_reason)"
+  fi
+  if [ -n "$t_file" ]; then
+    set_value "$t_file" "$t_value" "$tfix"
+    log "turbo off via $t_via"
+  else
+    log "turbo: $t_status ($t_reason)"
+  fi
+  applying=0
+
+  local gov_json turbo_json
+  gov_json="{\"status\":\"$g_status\",\"value\":$(json_str "$governor"),\"cpus\":$g_cpus"
+  [ -z "$g_reason" ] || gov_json+=",\"reason\":$(json_str "$g_reason")"
+  gov_json+="}"
+  turbo_json="{\"status\":\"$t_status\""
+  [ -z "$t_via" ] || turbo_json+=",\"via\":\"$t_via\""
+  [ -z "$t_reason" ] || turbo_json+=",\"reason\":$(json_str "$t_reason")"
+  turbo_json+="}"
+  printf '{"tuning":"cpufreq","action":"apply","governor":%s,"turbo":%s}\n' "$gov_json" "$turbo_json"
+}
+
+revert() {
+  if [ ! -f "$prev" ]; then
+    log "nothing recorded in $prev: nothing to revert"
+    printf '{"tuning":"cpufreq","action":"revert","restored":0}\n'
+    return
+  fi
+  load_record
+  local i path restored=0
+  local -a failed_keys=() failed_vals=() failed_msgs=()
+  for i in "${!rec_keys[@]}"; do
+    path="$sysfs/${rec_keys[$i]}"
+    if [ ! -f "$path" ]; then
+      log "${rec_keys[$i]}: gone (CPU offline or driver unloaded): nothing to restore"
+      continue
+    fi
+    if read_value "$path" && [ "$value" = "${rec_vals[$i]}" ]; then
+      restored=$((restored + 1))
+    elif write_value "$path" "${rec_vals[$i]}"; then
+      log "${rec_keys[$i]}: back to ${rec_vals[$i]}"
+      restored=$((restored + 1))
+    else
+      failed_keys+=("${rec_keys[$i]}")
+      failed_vals+=("${rec_vals[$i]}")
+      failed_msgs+=("${rec_keys[$i]}=${rec_vals[$i]}: $write_err")
+    fi
+  done
+  if [ "${#failed_keys[@]}" -gt 0 ]; then
+    # keep only what could not be restored, so a later revert can finish the job
+    rec_keys=("${failed_keys[@]}")
+    rec_vals=("${failed_vals[@]}")
+    save_record
+    die "could not restore ${failed_msgs[*]}; fix: set it by hand (or load the cpufreq driver again) and run revert again; what is left is in $prev"
+  fi
+  rm -f "$prev"
+  rmdir "$state_dir" 2>/dev/null || true
+  printf '{"tuning":"cpufreq","action":"revert","restored":%s}\n' "$restored"
+}
+
+case "${1:-}" in
+  apply) apply ;;
+  revert) revert ;;
+  *) die "usage: $0 apply|revert" ;;
+esac

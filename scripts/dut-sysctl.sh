@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# CSIT's sysctl tuning of a DUT with its exact revert.
+#
+#   dut-sysctl.sh apply    set every key of SYSCTL_SETTINGS
+#   dut-sysctl.sh revert   put back every key apply touched, as it was before the first apply
+#
+# Environment:
+#   SYSCTL_SETTINGS  newline-separated lines, blank lines and '#' comments ignored:
+#                      key=value    set exactly (compared after whitespace normalisation, as
+#                                   the kernel prints it: "0-1", "4096 131072 6291456")
+#                      key>=value   integers: raise to at least value, never lower (big
+#                                   decimals such as 18446744073692774399 compare exactly)
+#                    keys dotted (vm.swappiness -> $TUNING_PROCFS/sys/vm/swappiness) or with '/'
+#   LAB_STATE_DIR    where the record lives (default /var/lib/vhost-perf-lab)
+#   TUNING_PROCFS    the proc tree (default /proc; tests point it at a fake tree)
+#
+# Record: $LAB_STATE_DIR/sysctl.prev, one `key=original value` line per key, written at the
+# key's first touch and never overwritten (a later apply with more keys adds them), so revert
+# restores the host as it was before the lab however often apply ran. A key the kernel does not
+# have is skipped and listed as missing; a value the kernel refuses puts back what this run
+# changed (values and record) and fails naming the key, the value and the error.
+#
+# stdout, one JSON line:
+#   apply   {"tuning":"sysctl","action":"apply","settings":[{"key":..,"before":..,"value":..}],
+#            "missing":[..]}   before = the recorded original, value = what the kernel reads now
+#   revert  {"tuning":"sysctl","action":"revert","restored":<n>}
+# Progress on stderr as `[sysctl] ...`.
+set -euo pipefail
+export LC_ALL=C
+
+procfs=${TUNING_PROCFS:-/proc}
+state_dir=${LAB_STATE_DIR:-/var/lib/vhost-perf-lab}
+prev="$state_dir/sysctl.prev"
+
+log() { printf '[sysctl] %s\n' "$*" >&2; }
+
+# what this run changed, undone in reverse order if apply fails midway
+undo_paths=()
+undo_vals=()
+applying=0
+record_existed=0
+record_before=""
+
+undo() {
+  local i
+  applying=0
+  for ((i = ${#undo_paths[@]} - 1; i >= 0; i--)); do
+    if write_value "${undo_paths[$i]}" "${undo_vals[$i]}"; then
+      log "put back ${undo_paths[$i]} = ${undo_vals[$i]}"
+    else
+      log "WARNING: could not put back ${undo_paths[$i]} = ${undo_vals[$i]}: $write_err"
+    fi
+  done
+  if [ "$record_existed" = 1 ]; then
+    printf '%s' "$record_before" >"$prev"
+  else
+    rm -f "$prev"
+  fi
+}
+
+die() {
+  [ "$applying" = 0 ] || undo
+  log "ERROR: $*"
+  exit 1
+}
+
+on_exit() {
+  local rc=$?
+  if [ "$rc" != 0 ] && [ "$applying" = 1 ]; then
+    log "apply stopped unexpectedly (exit $rc): putting back what this run changed"
+    undo
+  fi
+}
+trap on_exit EXIT
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\t'/\\t}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//[[:cntrl:]]/}
+  printf '"%s"' "$s"
+}
+
+# whitespace-normalised: runs of blanks become one space, none at either end
+norm() {
+  local s=$1
+  local -a words
+  s=${s//[[:space:]]/ }
+  read -r -a words <<<"$s" || true
+  printf '%s' "${words[*]}"
+}
+
+# compare two decimal integers of any size, without arithmetic: prints -1, 0 or 1
+cmp_int() {
+  local a=$1 b=$2 sa=1 sb=1 r
+  case "$a" in -*) sa=-1 a=${a#-} ;; esac
+  case "$b" in -*) sb=-1 b=${b#-} ;; esac
+  a=${a#"${a%%[!0]*}"}
+  b=${b#"${b%%[!0]*}"}
+  [ -n "$a" ] || sa=1
+  [ -n "$b" ] || sb=1
+  if [ "$sa" != "$sb" ]; then
+    [ "$sa" = 1 ] && echo 1 || echo -1
+    return
+  fi
+  if [ "${#a}" -ne "${#b}" ]; then
+    [ "${#a}" -gt "${#b}" ] && r=1 || r=-1
+  elif [ "$a" = "$b" ]; then
+    r=0
+  elif [[ "$a" > "$b" ]]; then
+    r=1
+  else
+    r=-1
+  fi
+  [ "$sa" = 1 ] || r=$((-r))
+  echo "$r"
+}
+
+is_int() { [[ "$1" =~ ^-?[0-9]+$ ]]; }
+
+key_path() {
+  local k=$1
+  case "$k" in */*) ;; *) k=${k//./\/} ;; esac
+  printf '%s/sys/%s' "$procfs" "$k"
+}
+
+# read_value path: sets $value (trailing newlines dropped); fails with $read_err set
+read_value() {
+  local out
+  if out=$({ cat -- "$1"; } 2>&1); then
+    value=$out
+  else
+    read_err=${out##*: }
+    return 1
+  fi
+}
+
+# write_value path value: one write of value + newline; fails with $write_err set
+write_value() {
+  local out
+  if out=$({ printf '%s\n' "$2" >"$1"; } 2>&1); then
+    return 0
+  fi
+  write_err=${out##*: }
+  [ -n "$write_err" ] || write_err="write failed"
+  return 1
+}
+
+# the record, as parallel arrays in file order
+rec_keys=()
+rec_vals=()
+load_record() {
+  local line
+  rec_keys=()
+  rec_vals=()
+  [ -f "$prev" ] || return 0
+  while IFS= read -r line || [ -n "$line" ]; do
+    [ -n "$line" ] || continue
+    case "$line" in *=*) ;; *) die "$prev: line '$line' is not key=value; fix: remove the file only after checking the host's sysctls by hand" ;; esac
+    rec_keys+=("${line%%=*}")
+    rec_vals+=("${line#*=}")
+  done <"$prev"
+}
+
+rec_index() {
+  local i
+  for i in "${!rec_keys[@]}"; do
+    if [ "${rec_keys[$i]}" = "$1" ]; then
+      echo "$i"
+      return 0
+    fi
+  done
+  return 1
+}
+
+save_record() {
+  local i
+  mkdir -p "$state_dir"
+  {
+    for i in "${!rec_keys[@]}"; do printf '%s=%s\n' "${rec_keys[$i]}" "${rec_vals[$i]}"; done
+  } >"$prev.tmp"
+  mv "$prev.tmp" "$prev"
+}
+
+apply() {
+  local line key op want n
+  local -a keys=() ops=() wants=()
+  # parse and check everything before touching anything
+  n=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    line=${line%$'\r'}
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    case "$line" in *=*) ;; *) die "SYSCTL_SETTINGS line $n '$line' is not key=value or key>=value" ;; esac
+    key=${line%%=*}
+    want=${line#*=}
+    op="="
+    case "$key" in *'>') op=">=" key=${key%'>'} ;; esac
+    key=$(norm "$key")
+    want=$(norm "$want")
+    [[ "$key" =~ ^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$ && "$key" != *..* ]] ||
+      die "SYSCTL_SETTINGS line $n: '$key' is not a sysctl key (like vm.swappiness)"
+    if [ "$op" = ">=" ] && ! is_int "$want"; then
+      die "SYSCTL_SETTINGS line $n: $key>=$want needs an integer (use key=value for other values)"
+    fi
+    case " ${keys[*]} " in *" $key "*) die "SYSCTL_SETTINGS names $key twice; keep one line per key" ;; esac
+    keys+=("$key")
+    ops+=("$op")
+    wants+=("$want")
+  done <<<"${SYSCTL_SETTINGS:-}"
+
+  load_record
+  if [ -f "$prev" ]; then
+    record_existed=1
+    record_before=$(cat "$prev"; printf x)
+    record_before=${record_before%x}
+  fi
+
+  # first touch: record the originals of keys not recorded yet, before writing anything
+  local i path added=0
+  local -a missing=()
+  for i in "${!keys[@]}"; do
+    key=${keys[$i]}
+    path=$(key_path "$key")
+    if [ ! -f "$path" ]; then
+      missing+=("$key")
+      log "$key: not in this kernel ($path): skipped"
+      continue
+    fi
+    rec_index "$key" >/dev/null && continue
+    read_value "$path" ||
+      die "cannot read $key ($path): $read_err; fix: remove sysctl from vhost-perf-lab:tuning.apply, or drop $key from the settings"
+    case "$value" in *$'\n'*) die "$key reads as several lines: not a settable value; fix: drop $key from the settings" ;; esac
+    rec_keys+=("$key")
+    rec_vals+=("$value")
+    added=1
+  done
+  applying=1
+  [ "$added" = 0 ] || save_record
+
+  local cur need c
+  local -a out_keys=() out_before=() out_value=()
+  for i in "${!keys[@]}"; do
+    key=${keys[$i]}
+    op=${ops[$i]}
+    want=${wants[$i]}
+    path=$(key_path "$key")
+    [ -f "$path" ] || continue
+    read_value "$path" ||
+      die "cannot read $key ($path): $read_err; fix: remove sysctl from vhost-perf-lab:tuning.apply, or drop $key from the settings"
+    cur=$value
+    need=0
+    if [ "$op" = "=" ]; then
+      [ "$(norm "$cur")" = "$want" ] || need=1
+    else
+      is_int "$(norm "$cur")" ||
+        die "$key>=$want: the kernel reads '$cur', not one integer; fix: use $key=<value> in the settings"
+      c=$(cmp_int "$(norm "$cur")" "$want")
+      [ "$c" -ge 0 ] || need=1
+    fi
+    if [ "$need" = 1 ]; then
+      if ! write_value "$path" "$want"; then
+        die "cannot set $key=$want ($path): $write_err; fix: remove sysctl from vhost-perf-lab:tuning.apply, or drop or correct $key in the sysctl settings (read-only here, e.g. in a container, or a value out of range)"
+      fi
+      undo_paths+=("$path")
+      undo_vals+=("$cur")
+      read_value "$path" || die "cannot read $key back ($path): $read_err"
+      log "$key: $cur -> $value"
+      if [ "$op" = "=" ] && [ "$(norm "$value")" != "$want" ]; then
+        log "WARNING: $key reads back '$value', not '$want' (write the value as the kernel prints it)"
+      fi
+    else
+      value=$cur
+      log "$key: already $cur"
+    fi
+    out_keys+=("$key")
+    out_before+=("${rec_vals[$(rec_index "$key")]}")
+    out_value+=("$value")
+  done
+  applying=0
+
+  local sep=""
+  printf '{"tuning":"sysctl","action":"apply","settings":['
+  for i in "${!out_keys[@]}"; do
+    printf '%s{"key":%s,"before":%s,"value":%s}' "$sep" "$(json_str "${out_keys[$i]}")" \
+      "$(json_str "${out_before[$i]}")" "$(json_str "${out_value[$i]}")"
+    sep=","
+  done
+  printf '],"missing":['
+  sep=""
+  for key in "${missing[@]}"; do
+    printf '%s%s' "$sep" "$(json_str "$key")"
+    sep=","
+  done
+  printf ']}\n'
+}
+
+revert() {
+  if [ ! -f "$prev" ]; then
+    log "nothing recorded in $prev: nothing to revert"
+    printf '{"tuning":"sysctl","action":"revert","restored":0}\n'
+    return
+  fi
+  load_record
+  local i key path restored=0
+  local -a failed_keys=() failed_vals=() failed_msgs=()
+  for i in "${!rec_keys[@]}"; do
+    key=${rec_keys[$i]}
+    path=$(key_path "$key")
+    if [ ! -f "$path" ]; then
+      log "$key: gone from this kernel ($path): nothing to restore"
+      continue
+    fi
+    if read_value "$path" && [ "$value" = "${rec_vals[$i]}" ]; then
+      restored=$((restored + 1))
+      continue
+    fi
+    if write_value "$path" "${rec_vals[$i]}"; then
+      log "$key: back to ${rec_vals[$i]}"
+      restored=$((restored + 1))
+    else
+      failed_keys+=("$key")
+      failed_vals+=("${rec_vals[$i]}")
+      failed_msgs+=("$key=${rec_vals[$i]}: $write_err")
+    fi
+  done
+  if [ "${#failed_keys[@]}" -gt 0 ]; then
+    # keep only what could not be restored, so a later revert can finish the job
+    rec_keys=("${failed_keys[@]}")
+    rec_vals=("${failed_vals[@]}")
+    save_record
+    die "could not restore ${failed_msgs[*]}; fix: make the key writable again (or set it by hand) and run revert again; what is left is in $prev"
+  fi
+  rm -f "$prev"
+  rmdir "$state_dir" 2>/dev/null || true
+  printf '{"tuning":"sysctl","action":"revert","restored":%s}\n' "$restored"
+}
+
+case "${1:-}" in
+  apply) apply ;;
+  revert) revert ;;
+  *) die "usage: $0 apply|revert" ;;
+esac
