@@ -112,11 +112,12 @@ export const hosts = pulumi.all(
         dut.facts,
         dut.accel,
         dut.hugepages,
+        dut.tuning,
         qemu.result,
         image.sha256,
         pulumi.all(vms.map((v) => v.status)),
       ])
-      .apply(([facts, accel, hugepages, q, imageSha256, vmStatus]) => ({
+      .apply(([facts, accel, hugepages, tuning, q, imageSha256, vmStatus]) => ({
         name: host.name,
         kernel: facts.kernel,
         cpus: facts.cpus,
@@ -125,6 +126,7 @@ export const hosts = pulumi.all(
         kvmReason: facts.kvmReason,
         accel,
         hugepages,
+        tuning,
         qemu: { binary: q.binary, version: q.version, patches: q.patches },
         image: { path: lab.image.path, sha256: imageSha256 },
         vms: vmStatus.map((s) => ({

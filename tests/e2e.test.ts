@@ -77,8 +77,17 @@ test(
         assert.ok(!printed.includes(piece), "a piece of the private key was printed by `pulumi up`");
       }
       const outputs = up.outputs;
-      const hosts = outputs["hosts"]?.value as { qemu: { version: string } }[];
+      const hosts = outputs["hosts"]?.value as {
+        qemu: { version: string };
+        tuning: { tuning: string; settings?: { key: string; value: string }[]; cpus?: string }[];
+      }[];
       assert.match(hosts[0]?.qemu.version ?? "", /QEMU emulator version 7\.2/);
+      // the runtime tunings of Pulumi.local.yaml took effect while the lab is up
+      const tuning = hosts[0]?.tuning ?? [];
+      const sysctl = tuning.find((t) => t.tuning === "sysctl");
+      assert.equal(sysctl?.settings?.find((s) => s.key === "vm.swappiness")?.value, "0");
+      assert.equal(fs.readFileSync("/proc/sys/vm/swappiness", "utf8").trim(), "0");
+      assert.equal(tuning.find((t) => t.tuning === "irqbalance")?.cpus, "0");
       const results = outputs["results"]?.value as {
         policy: string;
         mrr?: { testName: string; trials: { received: number }[] };

@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import type * as command from "@pulumi/command";
 import type { Host, Tuning, Accel } from "../../lib/lab";
+import { planTuning, sysctlScriptInput } from "../../lib/plan/tuning";
 import { hostScript, lastJson, type Connection } from "../shared/hostScript";
 
 /** What scripts/dut-facts.sh reports. */
@@ -30,8 +32,8 @@ export interface DutHostArgs {
 /** Directories every lab uses on a host. */
 export const LAB_DIRS = ["/run/vhost-perf-lab", "/var/lib/vhost-perf-lab"];
 
-/** Tunings the DutHost applies today; the others are reported, not silently skipped. */
-export const IMPLEMENTED_TUNINGS = ["hugepages"] as const;
+/** What one runtime tuning step reported (the JSON line of its script), by tuning. */
+export type TuningReport = Record<string, unknown>;
 
 /**
  * A DUT host: its facts (CPUs, NUMA, memory, kernel, hugepages, whether KVM can really run a
@@ -42,6 +44,8 @@ export class DutHost extends pulumi.ComponentResource {
   /** kvm or tcg: `auto` resolved against the facts */
   readonly accel: pulumi.Output<"kvm" | "tcg">;
   readonly hugepages: pulumi.Output<{ size: string; total: number; free: number; mount: string }>;
+  /** what each runtime tuning step did (sysctl, irqbalance, cpufreq), as its script reported */
+  readonly tuning: pulumi.Output<TuningReport[]>;
   /** last resource of the host's preparation: later steps depend on it */
   readonly ready: pulumi.Resource;
   readonly connection: pulumi.Input<Connection>;
@@ -51,10 +55,11 @@ export class DutHost extends pulumi.ComponentResource {
     super("vhost-perf-lab:dut:DutHost", name, {}, opts);
     this.name = args.host.name;
     this.connection = args.connection;
-    const skipped = args.tuning.apply.filter((t) => !(IMPLEMENTED_TUNINGS as readonly string[]).includes(t));
-    if (skipped.length > 0) {
+    const plan = planTuning(args.host, args.tuning);
+    if (plan.needsReboot.length > 0) {
       pulumi.log.warn(
-        `host ${args.host.name}: tunings not implemented yet, not applied: ${skipped.join(", ")}`,
+        `host ${args.host.name}: ${plan.needsReboot.join(", ")} change the kernel command line (grub + reboot): ` +
+          "not implemented yet, not applied",
         this,
       );
     }
@@ -85,29 +90,75 @@ export class DutHost extends pulumi.ComponentResource {
       return args.accel === "auto" ? (f.kvmUsable ? "kvm" : "tcg") : args.accel;
     });
 
-    if (args.tuning.apply.includes("hugepages")) {
-      const hp = hostScript(
-        `${name}-hugepages`,
+    // Runtime tunings, one step each, in a chain: each records what it found and its delete
+    // puts exactly that back (in reverse order on destroy).
+    let last: pulumi.Resource = dirs;
+    const reports: pulumi.Output<TuningReport>[] = [];
+    const step = (
+      tuning: string,
+      script: string,
+      environment: Record<string, string>,
+    ): command.remote.Command => {
+      const cmd = hostScript(
+        `${name}-${tuning}`,
         {
           connection: args.connection,
-          up: { script: "dut-hugepages.sh", args: ["apply"] },
-          down: { script: "dut-hugepages.sh", args: ["revert"] },
-          environment: {
-            HUGEPAGES_SIZE: args.host.hugepages.size,
-            HUGEPAGES_COUNT: String(args.host.hugepages.count),
-          },
+          up: { script, args: ["apply"] },
+          down: { script, args: ["revert"] },
+          environment,
         },
-        { parent: this, dependsOn: [dirs] },
+        { parent: this, dependsOn: [last] },
       );
+      last = cmd;
+      return cmd;
+    };
+
+    if (args.tuning.apply.includes("hugepages")) {
+      const hp = step("hugepages", "dut-hugepages.sh", {
+        HUGEPAGES_SIZE: args.host.hugepages.size,
+        HUGEPAGES_COUNT: String(args.host.hugepages.count),
+      });
       this.hugepages = lastJson(hp.stdout);
-      this.ready = hp;
     } else {
       this.hugepages = this.facts.apply((f) => {
         const pool = f.hugepages[args.host.hugepages.size === "1G" ? "1048576kB" : "2048kB"];
         return { size: args.host.hugepages.size, total: pool?.total ?? 0, free: pool?.free ?? 0, mount: "" };
       });
-      this.ready = dirs;
     }
-    this.registerOutputs({ facts: this.facts, accel: this.accel, hugepages: this.hugepages });
+    if (plan.sysctl) {
+      const cmd = step("sysctl", "dut-sysctl.sh", { SYSCTL_SETTINGS: sysctlScriptInput(plan.sysctl) });
+      reports.push(lastJson<TuningReport>(cmd.stdout));
+    }
+    if (plan.irqCpus !== undefined) {
+      const cmd = step("irqbalance", "dut-irq-affinity.sh", { IRQ_CPUS: plan.irqCpus });
+      reports.push(lastJson<TuningReport>(cmd.stdout));
+    }
+    if (plan.governor !== undefined || plan.turboOff) {
+      const cmd = step("cpufreq", "dut-cpufreq.sh", {
+        CPUFREQ_GOVERNOR: plan.governor ?? "",
+        CPUFREQ_TURBO: plan.turboOff ? "off" : "",
+      });
+      reports.push(
+        lastJson<TuningReport>(cmd.stdout).apply((r) => {
+          for (const part of ["governor", "turbo"]) {
+            const p = r[part] as { status?: string; reason?: string } | undefined;
+            if (p?.status === "unavailable")
+              pulumi.log.warn(
+                `host ${args.host.name}: ${part} not tuned: ${p.reason ?? "unavailable"}`,
+                this,
+              );
+          }
+          return r;
+        }),
+      );
+    }
+    this.tuning = pulumi.all(reports).apply((all) => all as TuningReport[]);
+    this.ready = last;
+    this.registerOutputs({
+      facts: this.facts,
+      accel: this.accel,
+      hugepages: this.hugepages,
+      tuning: this.tuning,
+    });
   }
 }

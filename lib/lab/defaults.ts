@@ -146,7 +146,12 @@ const CSIT: ProfileDefaults = {
 /** This machine (DESIGN.md §4): 2 cores, no NICs, KVM unusable for stock kernels, Debian's QEMU 7.2. */
 const LOCAL: ProfileDefaults = {
   // no reboot, no grub here: only the runtime tunings that work inside this machine
-  tuning: { apply: ["hugepages"], kernelArgs: [], rebootAllowed: false, rebootTimeoutS: 900 },
+  tuning: {
+    apply: ["hugepages", "sysctl", "irqbalance"],
+    kernelArgs: [],
+    rebootAllowed: false,
+    rebootTimeoutS: 900,
+  },
   qemu: {
     configureFlags: ["--target-list=x86_64-softmmu", "--disable-docs", "--enable-slirp"],
     accel: "auto",

@@ -40,7 +40,7 @@ describe("parseLab: defaults", () => {
     assert.equal(lab.vms.vcpus, 2);
     assert.deepEqual(lab.matrix.frames, [64]);
     assert.deepEqual(lab.matrix.cfsPolicies, ["cfs", "cfsrr1"]);
-    assert.deepEqual(lab.tuning.apply, ["hugepages"]);
+    assert.deepEqual(lab.tuning.apply, ["hugepages", "sysctl", "irqbalance"]);
     const h = lab.hosts[0];
     assert.equal(h?.cpus.vswitchMain, 0, "testpmd's main lcore defaults to the housekeeping CPU");
     assert.deepEqual(h?.ssh.privateKey, { kind: "file", path: ".lab/sshd/id_ed25519" });

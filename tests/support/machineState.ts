@@ -16,6 +16,27 @@ export interface MachineState {
   hugetlbfsMounts: string[];
   files: string[];
   schedRtRuntimeUs: string;
+  /** the sysctl keys the DUT tuning touches, and more of its kind */
+  sysctl: Record<string, string>;
+  /** default_smp_affinity and every IRQ's smp_affinity_list */
+  irqAffinity: Record<string, string>;
+}
+
+const SYSCTL_KEYS = [
+  "vm.max_map_count",
+  "vm.swappiness",
+  "kernel.shmmax",
+  "kernel.watchdog_cpumask",
+  "kernel.randomize_va_space",
+  "kernel.sched_rt_runtime_us",
+];
+
+function irqAffinity(): Record<string, string> {
+  const out: Record<string, string> = { default: read("/proc/irq/default_smp_affinity").trim() };
+  for (const irq of fs.readdirSync("/proc/irq").filter((d) => /^\d+$/.test(d))) {
+    out[irq] = read(`/proc/irq/${irq}/smp_affinity_list`).trim();
+  }
+  return out;
 }
 
 const LAB_PROCESS = /^(qemu-system|dpdk-testpmd|trafgen|sshd-lab)/;
@@ -100,5 +121,14 @@ export function snapshot(): MachineState {
       .sort(),
     files: LAB_PATHS.filter((p) => fs.existsSync(p)),
     schedRtRuntimeUs: read("/proc/sys/kernel/sched_rt_runtime_us").trim(),
+    sysctl: Object.fromEntries(
+      SYSCTL_KEYS.map((k) => [
+        k,
+        read(`/proc/sys/${k.replace(/\./g, "/")}`)
+          .trim()
+          .replace(/\s+/g, " "),
+      ]),
+    ),
+    irqAffinity: irqAffinity(),
   };
 }
