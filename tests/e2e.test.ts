@@ -43,6 +43,10 @@ test(
     );
 
     const before = snapshot();
+    // Pulumi writes the stack's encryptionsalt into the tracked Pulumi.local.yaml (and
+    // reformats it); a test run leaves the working tree as it found it.
+    const stackFile = path.join(repoRoot(), "Pulumi.local.yaml");
+    const stackFileText = fs.readFileSync(stackFile, "utf8");
     let printed = "";
     const log = (line: string): void => {
       printed += line;
@@ -109,6 +113,7 @@ test(
       process.stderr.write(`[e2e] first up ${firstUpS.toFixed(0)} s, second up ${secondUpS.toFixed(0)} s\n`);
     } finally {
       await stack.destroy({ onOutput: log });
+      fs.writeFileSync(stackFile, stackFileText);
     }
     assert.deepEqual(snapshot(), before, "destroy must leave the machine as it was");
   },
