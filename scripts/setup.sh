@@ -268,8 +268,11 @@ install_wrapper() {
       "remove it, or set VPL_BIN_DIR to another directory on your PATH"
   fi
   tmp=$(mktemp "$VPL_BIN_DIR/.pulumi.XXXXXX")
-  sed -e "s|@TOOLCHAIN_DIR@|$toolchain_dir|g" -e "s|@VPL_HOME@|$VPL_HOME|g" \
-    "$repo/scripts/pulumi-wrapper.sh" >"$tmp"
+  local settings
+  settings=$(printf 'toolchain=%q\nvpl_home=%q\npulumi_home=%q' "$toolchain_dir" "$VPL_HOME" "${PULUMI_HOME:-}")
+  SETTINGS=$settings awk '$0 == "# @SETTINGS@" { print ENVIRON["SETTINGS"]; found = 1; next } { print }
+    END { exit !found }' "$repo/scripts/pulumi-wrapper.sh" >"$tmp" ||
+    die "scripts/pulumi-wrapper.sh has no '# @SETTINGS@' line" "restore it: git checkout scripts/pulumi-wrapper.sh"
   chmod 0755 "$tmp"
   mv -f "$tmp" "$wrapper"
   say "pulumi on PATH: $wrapper -> $toolchain_dir"

@@ -217,6 +217,22 @@ test(
         path.join(main.pulumiHome, "plugins", `resource-command-v${COMMAND}`, "pulumi-resource-command"),
       ),
     );
+    // a new shell without PULUMI_HOME: the wrapper still finds the provider where setup put it
+    const withoutHome: NodeJS.ProcessEnv = { ...main.env, PULUMI_SKIP_UPDATE_CHECK: "true" };
+    delete withoutHome["PULUMI_HOME"];
+    const plainShell = execFileSync(wrapper, ["plugin", "ls", "--json"], {
+      env: withoutHome,
+      encoding: "utf8",
+    });
+    // (the CLI takes the home directory from the passwd entry, not $HOME, so without the
+    // wrapper's PULUMI_HOME it would read the real ~/.pulumi: tell them apart by install time)
+    const installed = (json: string): string[] =>
+      (JSON.parse(json) as { name: string; installTime: string }[]).map((p) => `${p.name} ${p.installTime}`);
+    assert.deepEqual(
+      installed(plainShell),
+      installed(run(main, wrapper, ["plugin", "ls", "--json"])),
+      "without PULUMI_HOME the wrapper must use the one setup ran with",
+    );
     t.diagnostic(`first setup run ${(r.ms / 1000).toFixed(1)} s`);
   },
 );
