@@ -24,7 +24,7 @@ if (lab.matrix.vringSizes.length !== 1) {
 const vringSize = lab.matrix.vringSizes[0]!;
 if (lab.tg.kind !== "trafgen") {
   throw new pulumi.RunError(
-    `vhost-perf-lab:tg.kind ${lab.tg.kind}: only the local lab's trafgen TG is deployable so far (TRex, VPP and the CSIT tunings are planned); validate this lab with: npm run lab:check -- Pulumi.${pulumi.getStack()}.yaml`,
+    `vhost-perf-lab:tg.kind ${lab.tg.kind}: only the local lab's trafgen TG is deployable so far (TRex, VPP and the kernel command-line tunings are planned); validate this lab with: npm run lab:check -- Pulumi.${pulumi.getStack()}.yaml`,
   );
 }
 
