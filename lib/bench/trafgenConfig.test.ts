@@ -29,6 +29,7 @@ describe("trafgen configs", () => {
     assert.equal(lines.length, 254);
     for (const line of lines) assert.equal(packetLength(line), 60);
     assert.equal(cfg.maxPacketBytes, 60);
+    assert.equal(cfg.meanPacketBytes, 60);
     assert.equal(cfg.requiredMtu, 46);
     assert.equal(cfg.jumbo, false);
     assert.ok(lines[0]?.includes("0x0a,0x0a,0x0a,0x01,0x14,0x14,0x14,0x01"));
@@ -87,6 +88,7 @@ describe("trafgen configs", () => {
       lengths,
       seq.map((b) => b - 4),
     );
+    assert.ok(Math.abs(cfg.meanPacketBytes - (meanFrameBytes("IMIX_v4_1") - 4)) < 1e-9);
   });
 
   it("refuses bad inputs", () => {

@@ -28,6 +28,8 @@ export interface TrafgenConfig {
   packets: number;
   /** bytes of the largest packet (without FCS) */
   maxPacketBytes: number;
+  /** mean bytes per packet over the cycle (without FCS): what the kernel's qdiscs count */
+  meanPacketBytes: number;
   /** needs trafgen -J (ring slots beyond 2048 B) */
   jumbo: boolean;
   /** largest L3 size: the MTU every interface on the path needs */
@@ -138,6 +140,7 @@ export function trafgenConfig(frame: FrameSize, options: TrafgenConfigOptions): 
     text: `${header}\n${lines.join("\n")}\n`,
     packets: frames.length,
     maxPacketBytes,
+    meanPacketBytes: frames.reduce((sum, bytes) => sum + bytes - FCS_BYTES, 0) / frames.length,
     jumbo: maxPacketBytes > TRAFGEN_DEFAULT_SLOT_PAYLOAD,
     requiredMtu: maxPacketBytes - ETH,
   };

@@ -4,6 +4,7 @@ import { CounterAnomalyError } from "./counters";
 import { parsePlan, type TrafgenSpec } from "./plan";
 import { FakeExec, FakeLab, ok } from "./testSupport";
 import {
+  pacingQdisc,
   parseTrialOutput,
   TrafgenGenerator,
   trialDeadlineS,
@@ -52,7 +53,7 @@ describe("trial output parsing", () => {
 });
 
 describe("TrafgenGenerator", () => {
-  it("runs one remote command per trial: trafgen in the netns, rate, count, one process, no qdisc path", async () => {
+  it("runs one remote command per trial: trafgen in the netns, rate, count, one process, paced by a tbf", async () => {
     const lab = new FakeLab();
     lab.lossAt = (pps) => (pps > 100000 ? 0.25 : 0);
     const gen = new TrafgenGenerator(lab.exec, spec());
@@ -68,7 +69,13 @@ describe("TrafgenGenerator", () => {
     for (const part of ["-o t0", "-b 200000pps", "-n 200000", "-P1", "timeout -s INT 1.170", "sleep 0.5"]) {
       assert.ok(trial.stdin.includes(part), `missing ${part}`);
     }
-    assert.ok(!/ -q( |$)/m.test(trial.stdin), "-q is trafgen's qdisc path, not quiet");
+    assert.ok(/ -q( |$)/m.test(trial.stdin), "-q (trafgen's qdisc path) is needed for the pacing qdisc");
+    // 200 kpps of 60 B (64 B minus FCS) = 96 Mbit/s, set before trafgen and removed after
+    const tcSet = trial.stdin.indexOf(
+      "tc qdisc replace dev t0 root tbf rate 96000000bit burst 1600 limit 300000",
+    );
+    assert.ok(tcSet >= 0 && tcSet < trial.stdin.indexOf("timeout -s INT"), trial.stdin);
+    assert.ok(trial.stdin.indexOf("tc qdisc del dev t0 root") > trial.stdin.indexOf("timeout -s INT"));
     assert.ok(!trial.stdin.includes(" -J"));
     assert.ok(trial.stdin.includes("/sys/class/net/t1/statistics/rx_packets"));
     await gen.runTrial({ loadPps: 50000.4, durationS: 2, frame: 64 });
@@ -142,5 +149,23 @@ describe("TrafgenGenerator", () => {
     await gen.prepare(64);
     await gen.cleanup();
     assert.ok(lab.exec.calls.at(-1)?.command.startsWith("rm -f /run/vhost-perf-lab/trafgen/udp-64B.cfg"));
+  });
+});
+
+describe("pacingQdisc", () => {
+  it("rate from the mean packet (without FCS), bucket of two of the largest packets", () => {
+    assert.equal(
+      pacingQdisc("gen0", 9001, { meanPacketBytes: 60, maxPacketBytes: 60 }),
+      "tc qdisc replace dev gen0 root tbf rate 4320480bit burst 1600 limit 300000",
+    );
+    // IMIX: mean 353.83 B on the wire - 4 B FCS; largest 1514 B
+    assert.equal(
+      pacingQdisc("gen0", 1000, { meanPacketBytes: 349.83, maxPacketBytes: 1514 }),
+      "tc qdisc replace dev gen0 root tbf rate 2798640bit burst 3028 limit 300000",
+    );
+    assert.match(
+      pacingQdisc("g 0", 1, { meanPacketBytes: 60, maxPacketBytes: 8996 }),
+      /dev 'g 0' .* burst 17992 /,
+    );
   });
 });

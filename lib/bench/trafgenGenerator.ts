@@ -182,6 +182,7 @@ export class TrafgenGenerator implements TrafficGenerator {
   /** The remote shell of one trial (run inside the netns). */
   trialScript(path: string, config: TrafgenConfig, pps: number, count: number, deadlineS: number): string {
     const { txIf, rxIf } = this.spec;
+    const pacing = pacingQdisc(txIf, pps, config);
     const read = (label: string): string =>
       `printf 'C ${label} %s %s %s %s %s\\n' "$(cat /sys/class/net/${txIf}/ifindex)" ` +
       `"$(cat /sys/class/net/${txIf}/statistics/tx_packets)" "$(cat /sys/class/net/${rxIf}/ifindex)" ` +
@@ -202,16 +203,19 @@ export class TrafgenGenerator implements TrafficGenerator {
       String(count),
       "-P1", // one sender process (pinned by trafgen to CPU 0)
       "-Q", // leave IRQ affinities alone
+      "-q", // through the qdisc, i.e. the pacing tbf (trafgen bypasses qdiscs by default)
       ...(config.jumbo ? ["-J"] : []),
     ].join(" ");
     return [
       "set -u",
+      `${pacing} || { echo "tc could not pace ${txIf} (iproute2 tc with the tbf qdisc is needed)" >&2; exit 3; }`,
       read("before"),
       "s=$(date +%s%N)",
       `out="$(${trafgen} 2>&1)"; rc=$?`,
       "e=$(date +%s%N)",
       `sleep ${this.spec.settleS}`,
       read("after"),
+      `tc qdisc del dev ${shQuote(txIf)} root 2>/dev/null`,
       'printf "RC %s\\nWALL %s\\n" "$rc" "$(( (e - s) / 1000 ))"',
       // trafgen in a netns cannot tune /proc/sys/net/core (harmless): drop that noise
       `printf '%s\\n' "$out" | grep -v 'Cannot set system socket memory' | grep -E 'usec on CPU|rror|nvalid|annot' | head -5`,
@@ -272,3 +276,23 @@ export class TrafgenGenerator implements TrafficGenerator {
     this.configs.clear();
   }
 }
+
+/**
+ * The qdisc that paces a trial. trafgen's `-b <n>pps` is accurate per whole second but sends each
+ * second's packets back to back (~0.5 Mpps here) and then sleeps: a DUT with small rings drops
+ * such bursts at any average rate. A token bucket at the wanted rate on the TX interface spreads
+ * them evenly; trafgen blocks on its socket while the bucket holds back. The kernel counts
+ * packets without FCS, hence the mean packet size; the bucket holds two of the largest packets.
+ */
+export function pacingQdisc(
+  txIf: string,
+  pps: number,
+  config: Pick<TrafgenConfig, "meanPacketBytes" | "maxPacketBytes">,
+): string {
+  const rateBit = Math.max(8, Math.round(pps * config.meanPacketBytes * 8));
+  const burstBytes = Math.max(1600, 2 * config.maxPacketBytes);
+  return `tc qdisc replace dev ${shQuote(txIf)} root tbf rate ${rateBit}bit burst ${burstBytes} limit ${PACING_LIMIT_BYTES}`;
+}
+
+/** Bytes the pacing qdisc may queue before trafgen blocks. */
+const PACING_LIMIT_BYTES = 300000;
