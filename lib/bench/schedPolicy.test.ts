@@ -159,6 +159,24 @@ describe("planCfsrr1", () => {
     assert.equal(plan.targets.length, 3);
     assert.equal(plan.runtime.setUs, null);
     assert.equal(plan.runtime.coverage, 1);
+    assert.equal(plan.warnings.length, 1);
+    assert.match(
+      plan.warnings[0] ?? "",
+      /^cfsrr1: 3 data-plane threads share CPU 1 \(vswitch 2 \(rte-worker-1\), vm1 11/,
+    );
+  });
+
+  it("no shared-CPU warning when every poller has a CPU of its own (or may move)", () => {
+    const plan = planCfsrr1({
+      ...base,
+      onlineCpus: [0, 1, 2, 3],
+      housekeepingCpus: [0],
+      selected: [
+        { thread: thread(2, "rte-worker-1", [1]), label: "vswitch" },
+        { thread: thread(11, "CPU 0/KVM", [2], 10), label: "vm1" },
+        { thread: thread(12, "CPU 1/KVM", [2, 3], 10), label: "vm1" },
+      ],
+    });
     assert.deepEqual(plan.warnings, []);
   });
 

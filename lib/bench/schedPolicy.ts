@@ -231,6 +231,28 @@ export class SchedPlanError extends Error {
  * if the RR threads could cover every online CPU, the cell runs with a finite runtime below the
  * period, so the control path always keeps some CPU time.
  */
+/**
+ * Busy pollers pinned together on one CPU: under SCHED_RR they take turns of a whole RR time
+ * slice (sched_rr_timeslice_ms, 100 ms by default) instead of CFS's few milliseconds, so a
+ * pipeline of them stalls. CSIT's cfsrr1 gives each its own core; say when a lab does not.
+ */
+export function sharedCpuWarnings(selected: readonly { thread: ThreadInfo; label: string }[]): string[] {
+  const byCpu = new Map<number, string[]>();
+  for (const { thread, label } of selected) {
+    const only = thread.cpus.length === 1 ? thread.cpus[0] : undefined;
+    if (only === undefined) continue;
+    byCpu.set(only, [...(byCpu.get(only) ?? []), `${label} ${thread.tid} (${thread.comm})`]);
+  }
+  return [...byCpu.entries()]
+    .filter(([, threads]) => threads.length > 1)
+    .map(
+      ([cpu, threads]) =>
+        `cfsrr1: ${threads.length} data-plane threads share CPU ${cpu} (${threads.join(", ")}): as SCHED_RR they ` +
+        "take turns of a whole RR time slice (sched_rr_timeslice_ms), so this cell measures that time-slicing, " +
+        "not CSIT's one-core-per-thread cfsrr1",
+    );
+}
+
 export function planCfsrr1(input: {
   selected: readonly { thread: ThreadInfo; label: string }[];
   onlineCpus: readonly number[];
@@ -277,6 +299,7 @@ export function planCfsrr1(input: {
     }
   }
   if (coverage >= onlineCpus.length) warnings.push(reason);
+  warnings.push(...sharedCpuWarnings(selected));
   return {
     targets: [...selected],
     runtime: {
