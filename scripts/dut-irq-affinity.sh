@@ -40,17 +40,15 @@ prev="$state_dir/irqbalance.prev"
 irqdir="$procfs/irq"
 readonly MAX_CPUS=8192
 
-log() { printf '[irqbalance] %s\n' "$*" >&2; }
+log_tag=irqbalance
+# shellcheck source-path=SCRIPTDIR source=lib/tuning-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/tuning-common.sh"
 
-# what this run changed, undone in reverse order if apply fails midway
-undo_paths=()
-undo_vals=()
-applying=0
-record_existed=0
-record_before=""
 stopped_now="" # how this run stopped irqbalance, to start it again on undo
 cmdline_now=""
 
+# replaces the lib's undo(): one line for the affinities put back, and irqbalance started
+# again if this run stopped it
 undo() {
   local i
   applying=0
@@ -62,29 +60,11 @@ undo() {
   if [ -n "$stopped_now" ]; then
     start_irqbalance "$stopped_now" "$cmdline_now" || log "WARNING: could not start irqbalance again"
   fi
-  if [ "$record_existed" = 1 ]; then
-    printf '%s' "$record_before" >"$prev"
-  else
-    rm -f "$prev"
-  fi
+  restore_record
 }
 
-die() {
-  [ "$applying" = 0 ] || undo
-  log "ERROR: $*"
-  exit 1
-}
-
-on_exit() {
-  local rc=$?
-  if [ "$rc" != 0 ] && [ "$applying" = 1 ]; then
-    log "apply stopped unexpectedly (exit $rc): putting back what this run changed"
-    undo
-  fi
-}
-trap on_exit EXIT
-
-# read_value path: sets $value (surrounding whitespace dropped); fails with $read_err set
+# replaces the lib's read_value(): sets $value (surrounding whitespace dropped); fails with
+# $read_err set
 read_value() {
   local out
   if out=$({ cat -- "$1"; } 2>&1); then
@@ -93,17 +73,6 @@ read_value() {
     read_err=${out##*: }
     return 1
   fi
-}
-
-# write_value path value: one write of value + newline; fails with $write_err set
-write_value() {
-  local out
-  if out=$({ printf '%s\n' "$2" >"$1"; } 2>&1); then
-    return 0
-  fi
-  write_err=${out##*: }
-  [ -n "$write_err" ] || write_err="write failed"
-  return 1
 }
 
 # parse_list "0,2-3": sets cpus[] (sorted, unique CPU numbers); fails with $list_err set
@@ -311,11 +280,7 @@ apply() {
     die "IRQ_CPUS='$IRQ_CPUS' does not fit the kernel's CPU mask '$default_now'; fix: choose housekeeping CPUs this host has"
 
   load_record
-  if [ -f "$prev" ]; then
-    record_existed=1
-    record_before=$(cat "$prev"; printf x)
-    record_before=${record_before%x}
-  fi
+  remember_record
 
   mapfile -t pids < <(irqbalance_pids)
   if [ "${#pids[@]}" -gt 0 ]; then

@@ -32,57 +32,9 @@ procfs=${TUNING_PROCFS:-/proc}
 state_dir=${LAB_STATE_DIR:-/var/lib/vhost-perf-lab}
 prev="$state_dir/sysctl.prev"
 
-log() { printf '[sysctl] %s\n' "$*" >&2; }
-
-# what this run changed, undone in reverse order if apply fails midway
-undo_paths=()
-undo_vals=()
-applying=0
-record_existed=0
-record_before=""
-
-undo() {
-  local i
-  applying=0
-  for ((i = ${#undo_paths[@]} - 1; i >= 0; i--)); do
-    if write_value "${undo_paths[$i]}" "${undo_vals[$i]}"; then
-      log "put back ${undo_paths[$i]} = ${undo_vals[$i]}"
-    else
-      log "WARNING: could not put back ${undo_paths[$i]} = ${undo_vals[$i]}: $write_err"
-    fi
-  done
-  if [ "$record_existed" = 1 ]; then
-    printf '%s' "$record_before" >"$prev"
-  else
-    rm -f "$prev"
-  fi
-}
-
-die() {
-  [ "$applying" = 0 ] || undo
-  log "ERROR: $*"
-  exit 1
-}
-
-on_exit() {
-  local rc=$?
-  if [ "$rc" != 0 ] && [ "$applying" = 1 ]; then
-    log "apply stopped unexpectedly (exit $rc): putting back what this run changed"
-    undo
-  fi
-}
-trap on_exit EXIT
-
-json_str() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\t'/\\t}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//[[:cntrl:]]/}
-  printf '"%s"' "$s"
-}
+log_tag=sysctl
+# shellcheck source-path=SCRIPTDIR source=lib/tuning-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/tuning-common.sh"
 
 # whitespace-normalised: runs of blanks become one space, none at either end
 norm() {
@@ -125,28 +77,6 @@ key_path() {
   local k=$1
   case "$k" in */*) ;; *) k=${k//./\/} ;; esac
   printf '%s/sys/%s' "$procfs" "$k"
-}
-
-# read_value path: sets $value (trailing newlines dropped); fails with $read_err set
-read_value() {
-  local out
-  if out=$({ cat -- "$1"; } 2>&1); then
-    value=$out
-  else
-    read_err=${out##*: }
-    return 1
-  fi
-}
-
-# write_value path value: one write of value + newline; fails with $write_err set
-write_value() {
-  local out
-  if out=$({ printf '%s\n' "$2" >"$1"; } 2>&1); then
-    return 0
-  fi
-  write_err=${out##*: }
-  [ -n "$write_err" ] || write_err="write failed"
-  return 1
 }
 
 # the record, as parallel arrays in file order
@@ -213,11 +143,7 @@ apply() {
   done <<<"${SYSCTL_SETTINGS:-}"
 
   load_record
-  if [ -f "$prev" ]; then
-    record_existed=1
-    record_before=$(cat "$prev"; printf x)
-    record_before=${record_before%x}
-  fi
+  remember_record
 
   # first touch: record the originals of keys not recorded yet, before writing anything
   local i path added=0

@@ -18,7 +18,7 @@ echo "[test] eslint + prettier" >&2
 npx eslint .
 npx prettier --check . >/dev/null
 echo "[test] shellcheck scripts/" >&2
-shellcheck -x scripts/*.sh .ci/run
+shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
 # One test file at a time: several of them change this machine for real (the local lab, the
 # datapath, the tuning scripts) and the e2e test compares the machine before and after.
 echo "[test] node --test" >&2

@@ -106,6 +106,7 @@ export class DutHost extends pulumi.ComponentResource {
           up: { script, args: ["apply"] },
           down: { script, args: ["revert"] },
           environment,
+          files: script === "dut-hugepages.sh" ? [] : ["scripts/lib/tuning-common.sh"],
         },
         { parent: this, dependsOn: [last] },
       );
