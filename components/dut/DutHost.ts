@@ -32,6 +32,9 @@ export interface DutHostArgs {
 /** Directories every lab uses on a host. */
 export const LAB_DIRS = ["/run/vhost-perf-lab", "/var/lib/vhost-perf-lab"];
 
+/** Shared helpers of the tuning scripts (undo stack, record, JSON), shipped with each of them. */
+const TUNING_LIB = "scripts/lib/tuning-common.sh";
+
 /** What one runtime tuning step reported (the JSON line of its script), by tuning. */
 export type TuningReport = Record<string, unknown>;
 
@@ -98,6 +101,7 @@ export class DutHost extends pulumi.ComponentResource {
       tuning: string,
       script: string,
       environment: Record<string, string>,
+      files: string[] = [TUNING_LIB],
     ): command.remote.Command => {
       const cmd = hostScript(
         `${name}-${tuning}`,
@@ -106,7 +110,7 @@ export class DutHost extends pulumi.ComponentResource {
           up: { script, args: ["apply"] },
           down: { script, args: ["revert"] },
           environment,
-          files: script === "dut-hugepages.sh" ? [] : ["scripts/lib/tuning-common.sh"],
+          files,
         },
         { parent: this, dependsOn: [last] },
       );
@@ -115,10 +119,15 @@ export class DutHost extends pulumi.ComponentResource {
     };
 
     if (args.tuning.apply.includes("hugepages")) {
-      const hp = step("hugepages", "dut-hugepages.sh", {
-        HUGEPAGES_SIZE: args.host.hugepages.size,
-        HUGEPAGES_COUNT: String(args.host.hugepages.count),
-      });
+      const hp = step(
+        "hugepages",
+        "dut-hugepages.sh",
+        {
+          HUGEPAGES_SIZE: args.host.hugepages.size,
+          HUGEPAGES_COUNT: String(args.host.hugepages.count),
+        },
+        [],
+      );
       this.hugepages = lastJson(hp.stdout);
     } else {
       this.hugepages = this.facts.apply((f) => {
