@@ -244,6 +244,16 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
         const counts = await gen.runTrial({ loadPps: 5000, durationS: 1, frame: 64 });
         assert.equal(counts.offeredCount, 5000);
         await gen.cleanup();
+        // a command cut at its timeout (SshExec closes the channel) does not live on behind the
+        // SSH server, children included: nothing carrying its marker is left
+        const marker = `vpl-timeout-${process.pid}`;
+        const cut = await ssh.run(`(exec -a ${marker} sleep 30) & wait`, { timeoutMs: 500 });
+        assert.equal(cut.timedOut, true);
+        await new Promise((r) => setTimeout(r, 500));
+        const left = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+          .split("\n")
+          .filter((line) => line.includes(marker) && !line.includes("ps -eo"));
+        assert.deepEqual(left, []);
       } finally {
         await ssh.close();
       }
