@@ -42,36 +42,15 @@ log_tag=cpufreq
 # shellcheck source-path=SCRIPTDIR source=lib/tuning-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/tuning-common.sh"
 
-# the record, as parallel arrays in file order (paths relative to $sysfs)
-rec_keys=()
-rec_vals=()
-load_record() {
-  local line
-  [ -f "$prev" ] || return 0
-  while IFS= read -r line || [ -n "$line" ]; do
-    [ -n "$line" ] || continue
-    case "$line" in
-      *=*) ;;
-      *) die "$prev: line '$line' is not path=value; fix: check the cpufreq settings by hand, then remove the file" ;;
-    esac
-    rec_keys+=("${line%%=*}")
-    rec_vals+=("${line#*=}")
-  done <"$prev"
-}
+# the record (rec_keys/rec_vals, path=value lines, paths relative to $sysfs): tuning-common.sh
+bad_record_fix="check the cpufreq settings by hand, then remove the file"
+record_path() { printf '%s/%s' "$sysfs" "$1"; }
+record_gone() { log "$1: gone (CPU offline or driver unloaded): nothing to restore"; }
 
 recorded() {
   local k
   for k in "${rec_keys[@]}"; do [ "$k" != "$1" ] || return 0; done
   return 1
-}
-
-save_record() {
-  local i
-  mkdir -p "$state_dir"
-  {
-    for i in "${!rec_keys[@]}"; do printf '%s=%s\n' "${rec_keys[$i]}" "${rec_vals[$i]}"; done
-  } >"$prev.tmp"
-  mv "$prev.tmp" "$prev"
 }
 
 # remember a file's original at its first touch (before this run writes anything)
@@ -146,7 +125,7 @@ apply() {
     t_reason="neither intel_pstate/no_turbo nor cpufreq/boost under $cpudir (a virtual machine, or a cpufreq driver without turbo control)"
   fi
 
-  load_record
+  load_kv_record "$bad_record_fix"
   remember_record
   # the record first: everything this run may change, at its first touch
   local n=${#rec_keys[@]}
@@ -155,7 +134,7 @@ apply() {
   fi
   [ -z "$t_file" ] || touch_first "$t_file"
   applying=1
-  [ "${#rec_keys[@]}" = "$n" ] || save_record
+  [ "${#rec_keys[@]}" = "$n" ] || save_kv_record
 
   if [ "$g_status" = applied ]; then
     for f in "${govs[@]}"; do
@@ -186,41 +165,7 @@ apply() {
 }
 
 revert() {
-  if [ ! -f "$prev" ]; then
-    log "nothing recorded in $prev: nothing to revert"
-    printf '{"tuning":"cpufreq","action":"revert","restored":0}\n'
-    return
-  fi
-  load_record
-  local i path restored=0
-  local -a failed_keys=() failed_vals=() failed_msgs=()
-  for i in "${!rec_keys[@]}"; do
-    path="$sysfs/${rec_keys[$i]}"
-    if [ ! -f "$path" ]; then
-      log "${rec_keys[$i]}: gone (CPU offline or driver unloaded): nothing to restore"
-      continue
-    fi
-    if read_value "$path" && [ "$value" = "${rec_vals[$i]}" ]; then
-      restored=$((restored + 1))
-    elif write_value "$path" "${rec_vals[$i]}"; then
-      log "${rec_keys[$i]}: back to ${rec_vals[$i]}"
-      restored=$((restored + 1))
-    else
-      failed_keys+=("${rec_keys[$i]}")
-      failed_vals+=("${rec_vals[$i]}")
-      failed_msgs+=("${rec_keys[$i]}=${rec_vals[$i]}: $write_err")
-    fi
-  done
-  if [ "${#failed_keys[@]}" -gt 0 ]; then
-    # keep only what could not be restored, so a later revert can finish the job
-    rec_keys=("${failed_keys[@]}")
-    rec_vals=("${failed_vals[@]}")
-    save_record
-    die "could not restore ${failed_msgs[*]}; fix: set it by hand (or load the cpufreq driver again) and run revert again; what is left is in $prev"
-  fi
-  rm -f "$prev"
-  rmdir "$state_dir" 2>/dev/null || true
-  printf '{"tuning":"cpufreq","action":"revert","restored":%s}\n' "$restored"
+  revert_kv_record "$bad_record_fix" "set it by hand (or load the cpufreq driver again)"
 }
 
 case "${1:-}" in

@@ -79,21 +79,10 @@ key_path() {
   printf '%s/sys/%s' "$procfs" "$k"
 }
 
-# the record, as parallel arrays in file order
-rec_keys=()
-rec_vals=()
-load_record() {
-  local line
-  rec_keys=()
-  rec_vals=()
-  [ -f "$prev" ] || return 0
-  while IFS= read -r line || [ -n "$line" ]; do
-    [ -n "$line" ] || continue
-    case "$line" in *=*) ;; *) die "$prev: line '$line' is not key=value; fix: remove the file only after checking the host's sysctls by hand" ;; esac
-    rec_keys+=("${line%%=*}")
-    rec_vals+=("${line#*=}")
-  done <"$prev"
-}
+# the record (rec_keys/rec_vals, key=value lines): tuning-common.sh
+bad_record_fix="remove the file only after checking the host's sysctls by hand"
+record_path() { key_path "$1"; }
+record_gone() { log "$1: gone from this kernel ($2): nothing to restore"; }
 
 rec_index() {
   local i
@@ -104,15 +93,6 @@ rec_index() {
     fi
   done
   return 1
-}
-
-save_record() {
-  local i
-  mkdir -p "$state_dir"
-  {
-    for i in "${!rec_keys[@]}"; do printf '%s=%s\n' "${rec_keys[$i]}" "${rec_vals[$i]}"; done
-  } >"$prev.tmp"
-  mv "$prev.tmp" "$prev"
 }
 
 apply() {
@@ -142,7 +122,7 @@ apply() {
     wants+=("$want")
   done <<<"${SYSCTL_SETTINGS:-}"
 
-  load_record
+  load_kv_record "$bad_record_fix"
   remember_record
 
   # first touch: record the originals of keys not recorded yet, before writing anything
@@ -165,7 +145,7 @@ apply() {
     added=1
   done
   applying=1
-  [ "$added" = 0 ] || save_record
+  [ "$added" = 0 ] || save_kv_record
 
   local cur need c
   local -a out_keys=() out_before=() out_value=()
@@ -225,44 +205,7 @@ apply() {
 }
 
 revert() {
-  if [ ! -f "$prev" ]; then
-    log "nothing recorded in $prev: nothing to revert"
-    printf '{"tuning":"sysctl","action":"revert","restored":0}\n'
-    return
-  fi
-  load_record
-  local i key path restored=0
-  local -a failed_keys=() failed_vals=() failed_msgs=()
-  for i in "${!rec_keys[@]}"; do
-    key=${rec_keys[$i]}
-    path=$(key_path "$key")
-    if [ ! -f "$path" ]; then
-      log "$key: gone from this kernel ($path): nothing to restore"
-      continue
-    fi
-    if read_value "$path" && [ "$value" = "${rec_vals[$i]}" ]; then
-      restored=$((restored + 1))
-      continue
-    fi
-    if write_value "$path" "${rec_vals[$i]}"; then
-      log "$key: back to ${rec_vals[$i]}"
-      restored=$((restored + 1))
-    else
-      failed_keys+=("$key")
-      failed_vals+=("${rec_vals[$i]}")
-      failed_msgs+=("$key=${rec_vals[$i]}: $write_err")
-    fi
-  done
-  if [ "${#failed_keys[@]}" -gt 0 ]; then
-    # keep only what could not be restored, so a later revert can finish the job
-    rec_keys=("${failed_keys[@]}")
-    rec_vals=("${failed_vals[@]}")
-    save_record
-    die "could not restore ${failed_msgs[*]}; fix: make the key writable again (or set it by hand) and run revert again; what is left is in $prev"
-  fi
-  rm -f "$prev"
-  rmdir "$state_dir" 2>/dev/null || true
-  printf '{"tuning":"sysctl","action":"revert","restored":%s}\n' "$restored"
+  revert_kv_record "$bad_record_fix" "make the key writable again (or set it by hand)"
 }
 
 case "${1:-}" in

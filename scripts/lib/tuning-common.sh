@@ -15,6 +15,14 @@
 #   json_str         a string as a JSON string literal
 #   read_value       sets $value, or fails with $read_err set
 #   write_value      one write of a value, or fails with $write_err set
+#   key=value records (dut-sysctl.sh, dut-cpufreq.sh): rec_keys/rec_vals,
+#     load_kv_record FIX     read $prev (a bad line dies with FIX as the fix)
+#     save_kv_record         write rec_keys/rec_vals to $prev
+#     revert_kv_record BAD_FIX FIX
+#                            restore every recorded key at "$(record_path KEY)" (the caller's
+#                            function; a missing file is reported by its `record_gone KEY PATH`),
+#                            keep what failed in $prev and die with FIX, else remove $prev;
+#                            prints the revert's JSON line (BAD_FIX: as for load_kv_record)
 #
 # The caller sets before sourcing (sourcing fails naming the one that is not set):
 #   log_tag   the tag of its stderr lines, e.g. sysctl
@@ -110,4 +118,68 @@ write_value() {
   write_err=${out##*: }
   [ -n "$write_err" ] || write_err="write failed"
   return 1
+}
+
+rec_keys=()
+rec_vals=()
+
+load_kv_record() {
+  local line
+  rec_keys=()
+  rec_vals=()
+  [ -f "$prev" ] || return 0
+  while IFS= read -r line || [ -n "$line" ]; do
+    [ -n "$line" ] || continue
+    case "$line" in *=*) ;; *) die "$prev: line '$line' is not key=value; fix: $1" ;; esac
+    rec_keys+=("${line%%=*}")
+    rec_vals+=("${line#*=}")
+  done <"$prev"
+}
+
+save_kv_record() {
+  local i
+  mkdir -p "$(dirname "$prev")"
+  {
+    for i in "${!rec_keys[@]}"; do printf '%s=%s\n' "${rec_keys[$i]}" "${rec_vals[$i]}"; done
+  } >"$prev.tmp"
+  mv "$prev.tmp" "$prev"
+}
+
+revert_kv_record() {
+  local bad_fix=$1 fix=$2 i key path restored=0
+  local -a failed_keys=() failed_vals=() failed_msgs=()
+  if [ ! -f "$prev" ]; then
+    log "nothing recorded in $prev: nothing to revert"
+    printf '{"tuning":"%s","action":"revert","restored":0}\n' "$log_tag"
+    return
+  fi
+  load_kv_record "$bad_fix"
+  for i in "${!rec_keys[@]}"; do
+    key=${rec_keys[$i]}
+    path=$(record_path "$key")
+    if [ ! -f "$path" ]; then
+      record_gone "$key" "$path"
+      continue
+    fi
+    if read_value "$path" && [ "$value" = "${rec_vals[$i]}" ]; then
+      restored=$((restored + 1))
+    elif write_value "$path" "${rec_vals[$i]}"; then
+      log "$key: back to ${rec_vals[$i]}"
+      restored=$((restored + 1))
+    else
+      failed_keys+=("$key")
+      failed_vals+=("${rec_vals[$i]}")
+      failed_msgs+=("$key=${rec_vals[$i]}: $write_err")
+    fi
+  done
+  if [ "${#failed_keys[@]}" -gt 0 ]; then
+    # keep only what could not be restored, so a later revert can finish the job
+    rec_keys=("${failed_keys[@]}")
+    rec_vals=("${failed_vals[@]}")
+    save_kv_record
+    die "could not restore ${failed_msgs[*]}; fix: $fix and run revert again; what is left is in $prev"
+  fi
+  rm -f "$prev"
+  rmdir "$(dirname "$prev")" 2>/dev/null || true
+  printf '{"tuning":"%s","action":"revert","restored":%s}\n' "$log_tag" "$restored"
 }
