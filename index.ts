@@ -8,13 +8,14 @@ import { loadLab } from "./components/shared/loadLab";
 import { LocalSshd } from "./components/ssh/LocalSshd";
 import { configuredConnection } from "./components/ssh/connection";
 import { DutHost } from "./components/dut/DutHost";
-import { QemuBuild } from "./components/qemu/QemuBuild";
+import { QemuBuild, qemuStackRoot } from "./components/qemu/QemuBuild";
 import { VmImage } from "./components/image/VmImage";
 import { TrafgenPorts } from "./components/tg/TrafgenPorts";
 import { Vswitch } from "./components/vswitch/Vswitch";
 import { VhostUserVm } from "./components/vm/VhostUserVm";
 import { Benchmark } from "./components/benchmark/Benchmark";
 
+const stack = pulumi.getStack();
 const lab = loadLab();
 if (lab.matrix.vringSizes.length !== 1) {
   throw new pulumi.RunError(
@@ -39,20 +40,32 @@ const labs = duts(lab).map((host) => {
     tuning: lab.tuning,
     accel: lab.qemu.accel,
     connection,
-    dirs: [lab.qemu.prefix],
+    dirs: [qemuStackRoot(lab.qemu.prefix, stack)],
   });
   // 2. QEMU from source, 3. the guest image (side by side)
-  const qemu = new QemuBuild(`${host.name}-qemu`, { qemu: lab.qemu, connection, dependsOn: [dut.ready] });
+  const qemu = new QemuBuild(`${host.name}-qemu`, {
+    qemu: lab.qemu,
+    connection,
+    after: [dut.dirsToken],
+    dependsOn: [dut.ready],
+  });
   const image = new VmImage(`${host.name}-image`, {
     connection,
     image: lab.image,
     vms: lab.vms,
+    after: [dut.dirsToken],
     dependsOn: [dut.ready],
   });
 
   // 4. the data path: TG ports (local lab), vswitch, then the VMs (QEMU serves the sockets)
   const veths = host.nics.filter((n): n is VethNic => n.kind === "veth");
-  const tgPorts = new TrafgenPorts(`${host.name}-tg`, { connection, ports: veths, dependsOn: [dut.ready] });
+  const tgPorts = new TrafgenPorts(`${host.name}-tg`, {
+    connection,
+    ports: veths,
+    after: [dut.dirsToken],
+    dependsOn: [dut.ready],
+  });
+  const hugepagesMount = dut.hugepages.apply((h) => h.mount);
   const vswitch = new Vswitch(`${host.name}-vswitch`, {
     connection,
     config: lab.vswitch,
@@ -61,6 +74,8 @@ const labs = duts(lab).map((host) => {
     tgIfaces: tgPorts.hostIfs,
     vhostSockets: lab.vms.sockets.flat(),
     queues: lab.vms.queues,
+    hugepagesMount,
+    after: [dut.hugepagesToken, tgPorts.token],
     // after the heavy steps: a busy-polling vswitch would take a core from the QEMU build
     dependsOn: [dut.ready, tgPorts.ready, qemu, image.ready],
   });
@@ -76,7 +91,8 @@ const labs = duts(lab).map((host) => {
         qemuBinary: qemu.binary,
         accel: dut.accel,
         baseImage: image.path,
-        hugepagesMount: dut.hugepages.apply((h) => h.mount),
+        hugepagesMount,
+        after: [dut.hugepagesToken, vswitch.token, qemu.token, image.token],
         dependsOn: [vswitch.ready, qemu, image.ready],
       }),
   );

@@ -5,19 +5,22 @@
 # from empty subdirectories. Directories that existed before are never removed; anything
 # else found inside is reported and left in place.
 #
-#   lab-dirs.sh up     create the missing levels of each directory (and mark them)
-#   lab-dirs.sh down   remove the levels we created, when empty
-# Environment: LAB_DIRS (space-separated absolute paths; default
-#   "/run/vhost-perf-lab /var/lib/vhost-perf-lab")
+#   lab-dirs.sh up       create the missing levels of each directory (and mark them)
+#   lab-dirs.sh down     remove the levels we created, when empty
+#   lab-dirs.sh status   exit 0 when every directory is there, 3 when one is gone (read-only)
+# The stack's run directory ($LAB_RUN_DIR, from scripts/lib/step.sh) belongs to the stack alone:
+# whatever is still in it at the end (sockets or logs of a process that died) is listed and
+# removed with it. Anything left elsewhere is reported and kept.
+# Environment: LAB_DIRS (space-separated absolute paths; default "$LAB_RUN_DIR $LAB_STATE_DIR").
 set -euo pipefail
 
 readonly MARK=.vhost-perf-lab-created
-read -r -a dirs <<<"${LAB_DIRS:-/run/vhost-perf-lab /var/lib/vhost-perf-lab}"
+read -r -a dirs <<<"${LAB_DIRS:-${LAB_RUN_DIR:?} ${LAB_STATE_DIR:?}}"
 for d in "${dirs[@]}"; do
-  case "$d" in
-    /?*) ;;
-    *) printf '[lab-dirs] ERROR: %s is not an absolute path below /\n' "$d" >&2; exit 1 ;;
-  esac
+  if ! [[ "$d" =~ ^(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)+$ ]] || [[ "$d" == */../* || "$d" == */.. ]]; then
+    printf '[lab-dirs] ERROR: %s is not a plain absolute path\n' "$d" >&2
+    exit 1
+  fi
 done
 
 up() {
@@ -37,8 +40,15 @@ up() {
 }
 
 down() {
-  local d p
+  local d p left
   for d in "${dirs[@]}"; do
+    if [ -n "${LAB_RUN_DIR:-}" ] && [ "$d" = "$LAB_RUN_DIR" ] && [ -d "$d" ]; then
+      left=$(find "$d" -mindepth 1 ! -name "$MARK" ! -type d -printf '%P ' 2>/dev/null | head -c 400)
+      if [ -n "$left" ]; then
+        printf '[lab-dirs] removing leftovers in the stack run dir %s: %s\n' "$d" "$left" >&2
+        find "$d" -mindepth 1 ! -name "$MARK" -delete 2>/dev/null || true
+      fi
+    fi
     p=$d
     while [ "$p" != / ] && [ -f "$p/$MARK" ]; do
       rm -f "$p/$MARK"
@@ -54,9 +64,20 @@ down() {
   done
 }
 
+status() {
+  local d
+  for d in "${dirs[@]}"; do
+    if [ ! -d "$d" ]; then
+      printf '[lab-dirs] %s is gone\n' "$d" >&2
+      exit 3
+    fi
+  done
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  *) printf '[lab-dirs] usage: %s up|down\n' "$0" >&2; exit 2 ;;
+  status) status ;;
+  *) printf '[lab-dirs] usage: %s up|down|status\n' "$0" >&2; exit 2 ;;
 esac
 printf '{"dirs":"%s"}\n' "${dirs[*]}"

@@ -4,6 +4,7 @@
 #
 #   local-sshd.sh up     generate keys (once), start sshd, print the connection as JSON
 #   local-sshd.sh down   stop that sshd and remove its directory
+#   local-sshd.sh probe  exit 0 when it runs, 3 when it is gone (read-only; for refresh)
 #
 # Environment:
 #   LAB_SSHD_DIR   directory for keys, config, pidfile, log (the stack's state dir)
@@ -50,7 +51,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PrintMotd no
-AcceptEnv LANG LC_* PULUMI_* LAB_* VM_* QEMU_* IMAGE_* VSWITCH_* TG_*
+AcceptEnv LANG LC_*
 MaxStartups 64:30:128
 MaxSessions 64
 LogLevel ERROR
@@ -94,8 +95,17 @@ down() {
   fi
 }
 
+probe() {
+  if running_pid >/dev/null; then
+    exit 0
+  fi
+  log "sshd-lab on 127.0.0.1:$port is not running"
+  exit 3
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  *) log "usage: $0 up|down"; exit 2 ;;
+  probe) probe ;;
+  *) log "usage: $0 up|down|probe"; exit 2 ;;
 esac

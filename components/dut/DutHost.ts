@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type { Host, Tuning, Accel } from "../../lib/lab";
 import { planTuning, sysctlScriptInput } from "../../lib/plan/tuning";
-import { hostScript, lastJson, type Connection } from "../shared/hostScript";
+import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
 
 /** What scripts/dut-facts.sh reports. */
 export interface DutFacts {
@@ -27,10 +27,17 @@ export interface DutHostArgs {
   connection: pulumi.Input<Connection>;
   /** more directories the lab owns on this host (e.g. the QEMU prefix root), removed last */
   dirs?: string[];
+  /**
+   * checks the config against the host's facts before anything changes the host: returns the
+   * errors (config path, what the host has, the fix); any error fails the first changing step
+   */
+  preflight?: (facts: DutFacts) => string[];
 }
 
-/** Directories every lab uses on a host. */
-export const LAB_DIRS = ["/run/vhost-perf-lab", "/var/lib/vhost-perf-lab"];
+/** Directories a stack uses on a host: its run dir and its records, named after the stack. */
+export function labDirs(stack: string): string[] {
+  return [`/run/vhost-perf-lab/${stack}`, `/var/lib/vhost-perf-lab/${stack}`];
+}
 
 /** Shared helpers of the tuning scripts (undo stack, record, JSON), shipped with each of them. */
 const TUNING_LIB = "scripts/lib/tuning-common.sh";
@@ -51,6 +58,10 @@ export class DutHost extends pulumi.ComponentResource {
   readonly tuning: pulumi.Output<TuningReport[]>;
   /** last resource of the host's preparation: later steps depend on it */
   readonly ready: pulumi.Resource;
+  /** token of the lab directories' step: steps that only need the directories build on it */
+  readonly dirsToken: pulumi.Output<string>;
+  /** token of the hugepage step (or of the directories without one): memory users build on it */
+  readonly hugepagesToken: pulumi.Output<string>;
   readonly connection: pulumi.Input<Connection>;
   readonly name: string;
 
@@ -73,6 +84,16 @@ export class DutHost extends pulumi.ComponentResource {
       { parent: this },
     );
     this.facts = lastJson<DutFacts>(facts.stdout);
+    // The config against the host's facts: a mismatch stops here, before the first change.
+    const preflight = this.facts.apply((f) => {
+      const errors = args.preflight?.(f) ?? [];
+      if (errors.length > 0) {
+        throw new pulumi.RunError(
+          `host ${args.host.name}: the config does not fit this host (nothing was changed):\n  ${errors.join("\n  ")}`,
+        );
+      }
+      return "ok";
+    });
     // the lab's directories: created before, removed after every other step of this host
     const dirs = hostScript(
       `${name}-dirs`,
@@ -80,10 +101,15 @@ export class DutHost extends pulumi.ComponentResource {
         connection: args.connection,
         up: { script: "lab-dirs.sh", args: ["up"] },
         down: { script: "lab-dirs.sh", args: ["down"] },
-        environment: { LAB_DIRS: [...LAB_DIRS, ...(args.dirs ?? [])].join(" ") },
+        environment: {
+          LAB_DIRS: [...labDirs(pulumi.getStack()), ...(args.dirs ?? [])].join(" "),
+          LAB_PREFLIGHT: preflight,
+        },
+        probe: { kind: "boot", status: { script: "lab-dirs.sh", args: ["status"] } },
       },
       { parent: this, dependsOn: [facts] },
     );
+    this.dirsToken = stepToken(dirs);
     this.accel = this.facts.apply((f) => {
       if (args.accel === "kvm" && !f.kvmUsable) {
         throw new Error(
@@ -111,6 +137,8 @@ export class DutHost extends pulumi.ComponentResource {
           down: { script, args: ["revert"] },
           environment,
           files,
+          after: [this.dirsToken],
+          probe: { kind: "boot" },
         },
         { parent: this, dependsOn: [last] },
       );
@@ -129,7 +157,9 @@ export class DutHost extends pulumi.ComponentResource {
         [],
       );
       this.hugepages = lastJson(hp.stdout);
+      this.hugepagesToken = stepToken(hp);
     } else {
+      this.hugepagesToken = this.dirsToken;
       this.hugepages = this.facts.apply((f) => {
         const pool = f.hugepages[args.host.hugepages.size === "1G" ? "1048576kB" : "2048kB"];
         return { size: args.host.hugepages.size, total: pool?.total ?? 0, free: pool?.free ?? 0, mount: "" };

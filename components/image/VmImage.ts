@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Image, Vms } from "../../lib/lab";
-import { hostScript, lastJson, type Connection } from "../shared/hostScript";
+import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
 
 export interface VmImageArgs {
   connection: pulumi.Input<Connection>;
   image: Image;
   vms: Vms;
+  /** tokens of the steps the image needs (the lab directories) */
+  after?: pulumi.Input<string>[];
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -34,6 +36,8 @@ export class VmImage extends pulumi.ComponentResource {
   readonly sha256: pulumi.Output<string>;
   readonly build: pulumi.Output<BuiltImage>;
   readonly ready: pulumi.Resource;
+  /** token of the deployed image: a VM booted from it is restarted when it is replaced */
+  readonly token: pulumi.Output<string>;
 
   constructor(name: string, args: VmImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:image:VmImage", name, {}, opts);
@@ -60,11 +64,12 @@ export class VmImage extends pulumi.ComponentResource {
           GUEST_USER: img.user.name,
         },
         secretFiles: { GUEST_PASSWORD_FILE: img.user.password.reveal() },
+        after: args.after,
+        lock: "shared",
       },
       { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "60m", update: "60m" } },
     );
-    // stdout is stored as a secret because the password travels with the command; the result holds none
-    this.build = lastJson<BuiltImage>(pulumi.unsecret(build.stdout));
+    this.build = lastJson<BuiltImage>(build.stdout);
     const deploy = hostScript(
       `${name}-deploy`,
       {
@@ -76,6 +81,8 @@ export class VmImage extends pulumi.ComponentResource {
           IMAGE_SHA256: this.build.sha256,
           IMAGE_PATH: img.path,
         },
+        after: [stepToken(build), ...(args.after ?? [])],
+        probe: { kind: "persistent" },
       },
       { parent: this, dependsOn: [build] },
     );
@@ -83,6 +90,7 @@ export class VmImage extends pulumi.ComponentResource {
     this.path = deployed.image;
     this.sha256 = deployed.sha256;
     this.ready = deploy;
+    this.token = stepToken(deploy);
     this.registerOutputs({ path: this.path, sha256: this.sha256, build: this.build });
   }
 }

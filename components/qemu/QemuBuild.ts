@@ -2,12 +2,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Qemu } from "../../lib/lab";
-import { hostScript, lastJson, type Connection } from "../shared/hostScript";
+import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
 import { contentHash, repoRoot } from "../shared/scripts";
 
 export interface QemuBuildArgs {
   qemu: Qemu;
   connection: pulumi.Input<Connection>;
+  /** tokens of the steps the build needs (the lab directories) */
+  after?: pulumi.Input<string>[];
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -19,6 +21,11 @@ export interface QemuBuildResult {
   patches: string[];
   built: boolean;
   seconds: number;
+}
+
+/** Where a stack's QEMU builds are installed: <qemu.prefix>/<stack>. */
+export function qemuStackRoot(prefix: string, stack: string): string {
+  return `${prefix.replace(/\/+$/, "")}/${stack}`;
 }
 
 /** The patch series of the lab config, in the order it is applied. */
@@ -44,6 +51,8 @@ export class QemuBuild extends pulumi.ComponentResource {
   readonly patches: pulumi.Output<string[]>;
   readonly result: pulumi.Output<QemuBuildResult>;
   readonly key: string;
+  /** token of the installed build: a VM on it is restarted when it is replaced */
+  readonly token: pulumi.Output<string>;
 
   constructor(name: string, args: QemuBuildArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:qemu:QemuBuild", name, {}, opts);
@@ -55,7 +64,8 @@ export class QemuBuild extends pulumi.ComponentResource {
       q.configureFlags.join(" "),
       ...patches.flatMap((p) => [p.name, p.text]),
     );
-    const prefix = `${q.prefix.replace(/\/+$/, "")}/${q.version}-${this.key}`;
+    // per stack: destroying one stack never removes the QEMU another stack's VMs run on
+    const prefix = `${qemuStackRoot(q.prefix, pulumi.getStack())}/${q.version}-${this.key}`;
     const env: Record<string, string> = {
       QEMU_PREFIX: prefix,
       QEMU_CONFIGURE_FLAGS: q.configureFlags.join(" "),
@@ -86,10 +96,14 @@ export class QemuBuild extends pulumi.ComponentResource {
         files: q.patchDir === undefined ? [] : [q.patchDir],
         fileEnv: q.patchDir === undefined ? {} : { QEMU_PATCH_DIR: q.patchDir },
         triggers: [this.key],
+        after: args.after,
+        lock: "shared",
+        probe: { kind: "persistent" },
       },
       { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "60m", update: "60m" } },
     );
     this.result = lastJson<QemuBuildResult>(build.stdout);
+    this.token = stepToken(build);
     this.binary = this.result.apply((r) => r.binary);
     this.version = this.result.apply((r) => r.version);
     this.patches = this.result.apply((r) => r.patches);

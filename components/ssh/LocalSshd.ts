@@ -47,11 +47,15 @@ export class LocalSshd extends pulumi.ComponentResource {
           LAB_SSHD_DIR: this.stateDir,
           LAB_SSHD_PORT: String(args.port),
           LAB_SSHD_USER: args.user,
+          // refresh (and every up) asks whether the sshd still runs: exit 3 = gone, start it again
+          PULUMI_COMMAND_READ: "bash -s -- probe",
         },
+        // another port, user or directory is another sshd: the old one is stopped first
+        triggers: [args.port, args.user, this.stateDir],
         addPreviousOutputInEnv: false,
         logging: "stderr",
       },
-      { parent: this, additionalSecretOutputs: ["stdout"] },
+      { parent: this, additionalSecretOutputs: ["stdout"], deleteBeforeReplace: true },
     );
     const info = pulumi.secret(lastJson<SshdInfo>(sshd.stdout));
     this.hostKey = pulumi.unsecret(info.apply((i) => i.hostKey));

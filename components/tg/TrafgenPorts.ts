@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { VethNic } from "../../lib/lab";
-import { hostScript, lastJson, type Connection } from "../shared/hostScript";
+import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
 
 export interface TrafgenPortsArgs {
   connection: pulumi.Input<Connection>;
   /** the host's veth ports: host end for the vswitch, peer end in the TG's netns */
   ports: VethNic[];
+  /** tokens of the steps the wiring needs (the lab directories) */
+  after?: pulumi.Input<string>[];
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -20,6 +22,7 @@ export class TrafgenPorts extends pulumi.ComponentResource {
   readonly nsIfs: string[];
   readonly wiring: pulumi.Output<unknown>;
   readonly ready: pulumi.Resource;
+  readonly token: pulumi.Output<string>;
 
   constructor(name: string, args: TrafgenPortsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:tg:TrafgenPorts", name, {}, opts);
@@ -44,11 +47,14 @@ export class TrafgenPorts extends pulumi.ComponentResource {
           TG_NS_IFS: this.nsIfs.join(","),
           TG_MTU: String(Math.max(...args.ports.map((p) => p.mtu))),
         },
+        after: args.after,
+        probe: { kind: "boot", status: { script: "tg-netns.sh", args: ["status"] } },
       },
       { parent: this, dependsOn: args.dependsOn },
     );
     this.wiring = lastJson(cmd.stdout);
     this.ready = cmd;
+    this.token = stepToken(cmd);
     this.registerOutputs({ netns: this.netns, wiring: this.wiring });
   }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatCpuList, type Host, type Vms } from "../../lib/lab";
 import { vmPaths, vmScriptEnv, type VmSpec } from "../../lib/qemu";
-import { hostScript, lastJson, type Connection } from "../shared/hostScript";
+import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
 
 export interface VhostUserVmArgs {
   connection: pulumi.Input<Connection>;
@@ -15,6 +15,8 @@ export interface VhostUserVmArgs {
   accel: pulumi.Input<"kvm" | "tcg">;
   baseImage: pulumi.Input<string>;
   hugepagesMount: pulumi.Input<string>;
+  /** tokens of the steps it runs on (hugepages, vswitch, QEMU, image): a replaced one restarts it */
+  after?: pulumi.Input<string>[];
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -41,12 +43,13 @@ export class VhostUserVm extends pulumi.ComponentResource {
   readonly name: string;
   readonly pidfile: string;
   readonly ready: pulumi.Resource;
+  readonly token: pulumi.Output<string>;
 
   constructor(name: string, args: VhostUserVmArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:vm:VhostUserVm", name, {}, opts);
     const i = args.index;
     this.name = `vm${i + 1}`;
-    const runDir = `/run/vhost-perf-lab/${this.name}`;
+    const runDir = `/run/vhost-perf-lab/${pulumi.getStack()}/${this.name}`;
     this.pidfile = vmPaths(runDir, this.name).pidfile;
     const sockets = args.vms.sockets[i] ?? [];
     const pageMiB = args.host.hugepages.size === "1G" ? 1024 : 2;
@@ -98,10 +101,13 @@ export class VhostUserVm extends pulumi.ComponentResource {
         files: ["scripts/qmp.py", "scripts/guest-image/qga.py"],
         fileEnv: { QMP_PY: "scripts/qmp.py", QGA_PY: "scripts/guest-image/qga.py" },
         environment: env,
+        after: args.after,
+        probe: { kind: "boot", status: { script: "vm.sh", args: ["status"] } },
       },
       { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "30m", update: "30m" } },
     );
     this.status = lastJson<VmStatus>(vm.stdout);
+    this.token = stepToken(vm);
     const vcpuCpus = args.host.cpus.vms[i] ?? [];
     let ready: pulumi.Resource = vm;
     if (vcpuCpus.length > 0) {
@@ -117,7 +123,7 @@ export class VhostUserVm extends pulumi.ComponentResource {
             PIN_CPUS: formatCpuList(vcpuCpus),
             PIN_OTHER_CPUS: formatCpuList(args.host.cpus.housekeeping),
           },
-          triggers: [this.status.apply((s) => s.pid)],
+          after: [this.token],
         },
         { parent: this, dependsOn: [vm] },
       );

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Vswitch as VswitchConfig } from "../../lib/lab";
-import { hostScript, lastJson, type Connection } from "../shared/hostScript";
+import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
 
 export interface VswitchArgs {
   connection: pulumi.Input<Connection>;
@@ -12,6 +12,10 @@ export interface VswitchArgs {
   /** vhost-user sockets, two per VM, in VM order (QEMU is the server, the vswitch the client) */
   vhostSockets: string[];
   queues: number;
+  /** hugetlbfs mount for its memory */
+  hugepagesMount: pulumi.Input<string>;
+  /** tokens of the steps it builds on (hugepages, TG ports): a replaced one restarts it */
+  after?: pulumi.Input<string>[];
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -32,6 +36,7 @@ export class Vswitch extends pulumi.ComponentResource {
   readonly status: pulumi.Output<VswitchStatus>;
   readonly prefix: string;
   readonly ready: pulumi.Resource;
+  readonly token: pulumi.Output<string>;
 
   constructor(name: string, args: VswitchArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:vswitch:Vswitch", name, {}, opts);
@@ -46,7 +51,8 @@ export class Vswitch extends pulumi.ComponentResource {
       );
     }
     const o = args.config.options;
-    this.prefix = `vpl-${name}`;
+    // the DPDK file-prefix carries the stack: two stacks on one host never share runtime files
+    this.prefix = `vpl-${pulumi.getStack()}-${name}`;
     const cmd = hostScript(
       `${name}-testpmd`,
       {
@@ -69,12 +75,16 @@ export class Vswitch extends pulumi.ComponentResource {
           VSWITCH_BURST: String(o.burst),
           VSWITCH_FWD_MODE: o.forwardMode,
           VSWITCH_KEEP_LOG: "0",
+          VSWITCH_HUGE_DIR: args.hugepagesMount,
         },
+        after: args.after,
+        probe: { kind: "boot", status: { script: "vswitch-testpmd.sh", args: ["status"] } },
       },
       { parent: this, dependsOn: args.dependsOn },
     );
     this.status = lastJson<VswitchStatus>(cmd.stdout);
     this.ready = cmd;
+    this.token = stepToken(cmd);
     this.registerOutputs({ status: this.status, prefix: this.prefix });
   }
 }

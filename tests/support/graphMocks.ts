@@ -107,11 +107,12 @@ export class ResourceGraph {
 
 /** The script (under scripts/) and arguments a hostScript command runs, from its create text. */
 export function scriptCall(create: string): { script: string; args: string[] } | undefined {
-  // bash "$LAB_BUNDLE_DIR"/'scripts/vm.sh' 'start' </dev/null (every word shell-quoted)
-  const m = /bash "\$LAB_BUNDLE_DIR"\/(.*?) <\/dev\/null/.exec(create);
-  const [script, ...args] = (m?.[1] ?? "").split(" ").map((w) => w.replace(/^'(.*)'$/, "$1"));
-  if (!script?.startsWith("scripts/")) return undefined;
-  return { script: script.slice("scripts/".length), args };
+  // ... exec bash "$d/scripts/lib/step.sh" "$d" 'up' 'exclusive' '<step>' 'vm.sh' 'start' (shell-quoted)
+  const m = /exec bash "\$d\/scripts\/lib\/step\.sh" "\$d" (.*)$/.exec(create);
+  const words = (m?.[1] ?? "").split(" ").map((w) => w.replace(/^'(.*)'$/, "$1"));
+  const [verb, , , script, ...args] = words;
+  if ((verb !== "up" && verb !== "down") || script === undefined) return undefined;
+  return { script, args };
 }
 
 /**
@@ -128,9 +129,11 @@ export function stepOf(r: RecordedResource): string {
 }
 
 /** A file a hostScript command ships and points a variable at (fileEnv), repo-relative. */
-function fileEnvPath(create: string, variable: string): string | undefined {
-  const m = new RegExp(`export ${variable}="\\$LAB_BUNDLE_DIR"/'?([^';]+)'?;`).exec(create);
-  return m?.[1];
+function fileEnvPath(env: Env, variable: string): string | undefined {
+  for (const pair of (env["LAB_FILE_ENV"] ?? "").split(" ")) {
+    if (pair.startsWith(`${variable}=`)) return pair.slice(variable.length + 1);
+  }
+  return undefined;
 }
 
 const json = (v: unknown): string => `${JSON.stringify(v)}\n`;
@@ -196,8 +199,8 @@ const remoteScripts: Record<string, (env: Env, args: string[], create: string) =
         ? { status: "unavailable", reason: "neither intel_pstate/no_turbo nor cpufreq/boost" }
         : { status: "skipped" },
   }),
-  "qemu-build.sh": (env, _args, create) => {
-    const patchDir = fileEnvPath(create, "QEMU_PATCH_DIR");
+  "qemu-build.sh": (env) => {
+    const patchDir = fileEnvPath(env, "QEMU_PATCH_DIR");
     const patches =
       patchDir === undefined
         ? []

@@ -15,6 +15,10 @@ export interface MachineState {
   hugepages: Record<string, number>;
   hugetlbfsMounts: string[];
   files: string[];
+  /** mounts of the lab (hugetlbfs anywhere, anything under the lab's dirs, the netns bind mounts) */
+  mounts: string[];
+  /** the steps' private directories (/tmp/vpl-step.*): none may outlive its step */
+  stepDirs: string[];
   schedRtRuntimeUs: string;
   /** the sysctl keys the DUT tuning touches, and more of its kind */
   sysctl: Record<string, string>;
@@ -39,9 +43,9 @@ function irqAffinity(): Record<string, string> {
   return out;
 }
 
-const LAB_PROCESS = /^(qemu-system|dpdk-testpmd|trafgen|sshd-lab)/;
+const LAB_PROCESS = /^(qemu-system|dpdk-testpmd|trafgen|sshd-lab|ovs-vswitchd|ovsdb-server)/;
 const LAB_PATHS = [
-  "/var/lib/vm/vhost-nested.img",
+  "/var/lib/vm",
   "/var/lib/vhost-perf-lab",
   "/run/vhost-perf-lab",
   "/opt/vhost-perf-lab",
@@ -65,13 +69,16 @@ function read(file: string): string {
   }
 }
 
+/**
+ * The lab's processes, and every SCHED_FIFO/SCHED_RR thread of the machine (kernel threads
+ * included: the set must be the same before and after; a lab thread left RR shows up here).
+ */
 function labProcesses(): { procs: string[]; rt: string[] } {
   const procs: string[] = [];
   const rt: string[] = [];
   for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     const comm = read(`/proc/${pid}/comm`).trim();
-    if (!LAB_PROCESS.test(comm)) continue;
-    procs.push(`${pid}:${comm}`);
+    if (LAB_PROCESS.test(comm)) procs.push(`${pid}:${comm}`);
     let tids: string[] = [];
     try {
       tids = fs.readdirSync(`/proc/${pid}/task`);
@@ -119,7 +126,19 @@ export function snapshot(): MachineState {
       .filter((l) => l.split(" ")[2] === "hugetlbfs")
       .map((l) => l.split(" ")[1] ?? "")
       .sort(),
-    files: LAB_PATHS.filter((p) => fs.existsSync(p)),
+    files: LAB_PATHS.filter((p) => fs.existsSync(p)).flatMap((p) =>
+      p === "/var/lib/vm" ? [p, ...fs.readdirSync(p).map((f) => `${p}/${f}`)] : [p],
+    ),
+    mounts: read("/proc/mounts")
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter(([, where, type]) => type === "hugetlbfs" || /vhost-perf-lab|^\/run\/netns/.test(where ?? ""))
+      .map(([, where, type]) => `${where} ${type}`)
+      .sort(),
+    stepDirs: fs
+      .readdirSync("/tmp")
+      .filter((f) => f.startsWith("vpl-step."))
+      .sort(),
     schedRtRuntimeUs: read("/proc/sys/kernel/sched_rt_runtime_us").trim(),
     sysctl: Object.fromEntries(
       SYSCTL_KEYS.map((k) => [
