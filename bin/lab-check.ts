@@ -8,7 +8,7 @@
  * on stderr, with config paths and line numbers). Exit 2: usage.
  */
 import { dirname, resolve } from "node:path";
-import { checkStackFile, fileWarnings, formatErrors, formatSummary } from "../lib/lab";
+import { checkStackFile, fileErrors, fileWarnings, formatErrors, formatSummary } from "../lib/lab";
 
 const USAGE = `usage: lab-check <Pulumi.<stack>.yaml> [more stack files]
 
@@ -30,9 +30,15 @@ export function main(argv: string[]): number {
   files.forEach((file, i) => {
     if (i > 0) console.log("");
     const { lab, errors, locate } = checkStackFile(file);
-    if (lab) {
+    const baseDir = dirname(resolve(file));
+    // files the lab names that exist and are wrong (a host key file that is no public key line)
+    const fileErrs = lab ? fileErrors(lab, baseDir) : [];
+    if (lab && fileErrs.length === 0) {
       console.log(formatSummary(lab));
-      for (const w of fileWarnings(lab, dirname(resolve(file)))) console.log(`warning: ${w}`);
+      for (const w of fileWarnings(lab, baseDir)) console.log(`warning: ${w}`);
+    } else if (lab) {
+      failed++;
+      console.error(formatErrors(fileErrs, { source: file, locate }));
     } else {
       failed++;
       console.error(formatErrors(errors, { source: file, locate }));

@@ -101,12 +101,18 @@ export interface ProfileDefaults {
   matrix: Matrix;
 }
 
-/** Socket path templates per vswitch: CSIT's VPP paths; the project's own for the others. */
+/**
+ * Socket path templates per vswitch: CSIT's VPP paths; for the others the project's own, in the
+ * stack's run dir (/run/vhost-perf-lab/<stack>, removed by the stack's last teardown).
+ */
 export const SOCKET_TEMPLATES: Record<VswitchKind, string> = {
   vpp: "/run/vpp/sock-{vm}-{n}",
-  testpmd: "/run/vhost-perf-lab/vhu-{vm}-{n}.sock",
-  "ovs-dpdk": "/run/vhost-perf-lab/vhu-{vm}-{n}.sock",
+  testpmd: "/run/vhost-perf-lab/{stack}/vhu-{vm}-{n}.sock",
+  "ovs-dpdk": "/run/vhost-perf-lab/{stack}/vhu-{vm}-{n}.sock",
 };
+
+/** The stack name when the caller gives none and the source is not a Pulumi.<stack>.yaml (tests). */
+export const DEFAULT_STACK = "dev";
 
 const CSIT: ProfileDefaults = {
   tuning: { apply: [...TUNINGS], kernelArgs: CSIT_KERNEL_ARGS, rebootAllowed: false, rebootTimeoutS: 900 },

@@ -1,11 +1,15 @@
 /**
  * Checks against the filesystem of the machine running the check (not part of parseLab, which
- * stays pure). lab-check prints them as warnings: a file may legitimately appear later
- * (a key generated on first run, a patch set still being written).
+ * stays pure). lab-check prints fileWarnings as warnings: a file may legitimately appear later
+ * (a key generated on first run, a patch set still being written). fileErrors are errors: a file
+ * that is there and wrong (a host key file that is not a public key line).
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
+import type { LabError } from "./errors";
+import { NAMESPACE } from "./errors";
+import { parseHostKey } from "./hostKey";
 import type { Lab } from "./types";
 
 function resolvePath(p: string, baseDir: string): string {
@@ -36,6 +40,40 @@ export function fileWarnings(lab: Lab, baseDir: string): string[] {
     const k = h.ssh.privateKey;
     if (k.kind === "file" && !h.ssh.managed && !existsSync(resolvePath(k.path, baseDir))) {
       out.push(`vhost-perf-lab:hosts[${i}].ssh.privateKey.file: ${k.path} does not exist on this machine`);
+    }
+    const hk = h.ssh.hostKey;
+    if (hk.kind === "file" && !h.ssh.managed && !existsSync(resolvePath(hk.path, baseDir))) {
+      out.push(`vhost-perf-lab:hosts[${i}].ssh.hostKey.file: ${hk.path} does not exist on this machine`);
+    }
+  });
+  return out;
+}
+
+/**
+ * Errors about files the lab refers to that exist and are wrong: a hostKey.file must hold the
+ * same public key line parseHostKey accepts in the config (the managed sshd's own file is written
+ * by the program and not checked here).
+ */
+export function fileErrors(lab: Lab, baseDir: string): LabError[] {
+  const out: LabError[] = [];
+  lab.hosts.forEach((h, i) => {
+    const hk = h.ssh.hostKey;
+    if (hk.kind !== "file" || h.ssh.managed) return;
+    const file = resolvePath(hk.path, baseDir);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return; // missing or unreadable: a warning (fileWarnings)
+    }
+    const r = parseHostKey(text, { host: h.ssh.host, port: h.ssh.port });
+    if (!r.ok) {
+      out.push({
+        path: `${NAMESPACE}:hosts[${i}].ssh.hostKey.file`,
+        expected: `a file holding the host's public key line "<type> <base64> [comment]" (a .pub file)`,
+        found: `${hk.path}: ${r.error}`,
+        hint: r.fix,
+      });
     }
   });
   return out;

@@ -5,7 +5,7 @@
  *   if (!r.ok) throw new Error(formatErrors(r.errors));
  *   r.lab.hosts[0].cpus.vswitch                       // [2]
  */
-export { parseLab, TOP_KEYS, expandSocketTemplate } from "./parse";
+export { parseLab, TOP_KEYS, expandSocketTemplate, socketPath, SOCKET_PLACEHOLDERS } from "./parse";
 export type { ParseResult } from "./parse";
 export type { ParseOptions } from "./reader";
 export { formatErrors, describe, NAMESPACE } from "./errors";
@@ -16,7 +16,21 @@ export type { StackCheck } from "./check";
 export type { LoadedStack } from "./stackfile";
 export { labToConfig, labToStackYaml } from "./serialize";
 export { formatSummary } from "./summary";
-export { fileWarnings } from "./files";
+export { fileWarnings, fileErrors } from "./files";
+export { parseHostKey, hostKeyScanCommand, HOST_KEY_TYPES } from "./hostKey";
+export type { HostKey, HostKeyResult, HostKeyType, HostKeyOrigin } from "./hostKey";
+export {
+  hostPathProblem,
+  repoPathProblem,
+  stackFromFileName,
+  STACK_NAME_RE,
+  LAB_RUN_ROOT,
+  LAB_STATE_ROOT,
+  LAB_CACHE_ROOT,
+} from "./paths";
+export type { HostPathKind, PathProblem } from "./paths";
+export { checkHostFacts, HUGEPAGE_HEADROOM_MIB } from "./hostFacts";
+export type { HostFacts, HostFactsOptions } from "./hostFacts";
 export { Secret, isSecureObject } from "./secret";
 export { parseCpuList, formatCpuList } from "./cpuset";
 export { nearest } from "./suggest";
@@ -39,6 +53,7 @@ export * from "./types";
 export {
   CSIT_KERNEL_ARGS,
   DEFAULT_IMAGE_PATH,
+  DEFAULT_STACK,
   SOCKET_TEMPLATES,
   VRING_MIN,
   VRING_MAX,

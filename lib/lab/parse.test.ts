@@ -6,7 +6,7 @@ import { formatErrors, LabError } from "./errors";
 import { parseLab, ParseResult } from "./parse";
 import { Secret } from "./secret";
 import { formatSummary } from "./summary";
-import { csitConfig, localConfig } from "./testutil";
+import { csitConfig, HOST_KEY_1, HOST_KEY_ECDSA256, HOST_KEY_RSA, localConfig } from "./testutil";
 import type { Lab } from "./types";
 
 function ok(r: ParseResult): Lab {
@@ -217,5 +217,117 @@ describe("parseLab: the CPU plan and cfsrr1", () => {
       "vhost-perf-lab:hosts[0].cpus.vms[0]",
       "vhost-perf-lab:hosts[0].cpus.vms[0]",
     ]);
+  });
+});
+
+describe("parseLab: the stack name and the socket paths", () => {
+  it("puts the local lab's sockets into the stack's run dir ({stack} in the default template)", () => {
+    const lab = ok(parseLab(localConfig(), "pulumi config", { stack: "local" }));
+    assert.equal(lab.stack, "local");
+    assert.equal(lab.vms.socketTemplate, "/run/vhost-perf-lab/{stack}/vhu-{vm}-{n}.sock");
+    assert.deepEqual(lab.vms.sockets, [
+      ["/run/vhost-perf-lab/local/vhu-1-1.sock", "/run/vhost-perf-lab/local/vhu-1-2.sock"],
+    ]);
+  });
+
+  it("takes the stack from the caller, else from Pulumi.<stack>.yaml, else dev", () => {
+    assert.equal(ok(parseLab(localConfig(), "Pulumi.local.yaml", { stack: "ci-7" })).stack, "ci-7");
+    assert.equal(ok(parseLab(localConfig(), "/x/Pulumi.lab2.yaml")).stack, "lab2");
+    assert.equal(ok(parseLab(localConfig(), "t")).stack, "dev");
+  });
+
+  it("refuses a stack name that cannot name a directory and a DPDK prefix", () => {
+    for (const stack of ["Perf", "my_lab", "-x", "a".repeat(32)]) {
+      const e = errs(parseLab(localConfig(), "t", { stack }));
+      assert.deepEqual(
+        e.map((x) => x.path),
+        ["vhost-perf-lab"],
+        stack,
+      );
+      assert.match(e[0]?.hint ?? "", /pulumi stack rename/);
+    }
+    assert.deepEqual(paths(parseLab(localConfig(), "Pulumi.Big.yaml")), ["vhost-perf-lab"]);
+  });
+
+  it("resolves {stack} in a template and in its checks (length, shared run dir)", () => {
+    const c = localConfig();
+    c.vms = { socketTemplate: "/run/vhost-perf-lab/{stack}/s{vm}-{n}" };
+    const lab = ok(parseLab(c, "t", { stack: "abc" }));
+    assert.deepEqual(lab.vms.sockets[0], ["/run/vhost-perf-lab/abc/s1-1", "/run/vhost-perf-lab/abc/s1-2"]);
+    c.vms = { socketTemplate: `/run/vhost-perf-lab/{stack}/${"d".repeat(60)}/s{vm}-{n}` };
+    assert.deepEqual(paths(parseLab(c, "t", { stack: "a".repeat(31) })), [
+      "vhost-perf-lab:vms.socketTemplate",
+    ]);
+    c.vms = { socketTemplate: "/run/vhost-perf-lab/vhu-{vm}-{n}.sock" };
+    const shared = errs(parseLab(c, "t"));
+    assert.equal(shared[0]?.hint, "write /run/vhost-perf-lab/{stack}/vhu-{vm}-{n}.sock");
+    c.vms = { socketTemplate: "/run/vhost-perf-lab/vhu-{vm},{n}.sock" };
+    assert.match(errs(parseLab(c, "t"))[0]?.hint ?? "", /without commas/);
+  });
+
+  it("refuses a comma in the template at check time (QEMU's option separator)", () => {
+    const c = localConfig();
+    c.vms = { socketTemplate: "/run/vhost-perf-lab/{stack}/vhu-{vm}-{n}.sock,server=off" };
+    const e = errs(parseLab(c, "t"));
+    assert.deepEqual(
+      e.map((x) => x.path),
+      ["vhost-perf-lab:vms.socketTemplate"],
+    );
+    assert.match(e[0]?.found ?? "", /a comma/);
+  });
+
+  it("checks every host path: image, QEMU prefix, TRex dir, explicit sockets", () => {
+    const c = csitConfig();
+    c.image = { path: "/etc/shadow" };
+    (c.qemu as Record<string, unknown>).prefix = "/usr";
+    c.tg = { kind: "trex", options: { installDir: "/opt/trex,x" } };
+    c.vms = { sockets: [["/run/vpp/a.sock", "/run/vpp/../b.sock"]] };
+    assert.deepEqual(paths(parseLab(c, "t")).sort(), [
+      "vhost-perf-lab:image.path",
+      "vhost-perf-lab:qemu.prefix",
+      "vhost-perf-lab:tg.options.installDir",
+      "vhost-perf-lab:vms.sockets[0][1]",
+    ]);
+  });
+});
+
+describe("parseLab: host keys", () => {
+  const withHostKey = (hostKey: unknown) => {
+    const c = csitConfig();
+    const h = (c.hosts as Record<string, Record<string, unknown>>[])[0] as Record<
+      string,
+      Record<string, unknown>
+    >;
+    h.ssh = { ...h.ssh, hostKey };
+    return parseLab(c, "t");
+  };
+
+  it("keeps the key line normalized to '<type> <base64>' for the connection", () => {
+    const hk = (r: ParseResult) => ok(r).hosts[0]?.ssh.hostKey;
+    assert.deepEqual(hk(withHostKey(`${HOST_KEY_1} root@dut1`)), { kind: "key", key: HOST_KEY_1 });
+    assert.deepEqual(hk(withHostKey(HOST_KEY_ECDSA256)), {
+      kind: "key",
+      key: HOST_KEY_ECDSA256.split(" ").slice(0, 2).join(" "),
+    });
+    assert.equal((hk(withHostKey(HOST_KEY_RSA)) as { key: string }).key.startsWith("ssh-rsa AAAA"), true);
+    assert.deepEqual(hk(withHostKey({ file: "keys/dut1.pub" })), { kind: "file", path: "keys/dut1.pub" });
+  });
+
+  it("refuses fingerprints, known_hosts lines and empty keys, each with the ssh-keyscan | cut fix", () => {
+    for (const [v, why] of [
+      ["SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", /fingerprint/],
+      [`192.0.2.11 ${HOST_KEY_1}`, /known_hosts line/],
+      ["", /no host key/],
+      [42, /^42$/],
+    ] as const) {
+      const e = errs(withHostKey(v));
+      assert.deepEqual(
+        e.map((x) => x.path),
+        ["vhost-perf-lab:hosts[0].ssh.hostKey"],
+        String(v),
+      );
+      assert.match(e[0]?.found ?? "", why);
+      assert.match(e[0]?.hint ?? "", /ssh-keyscan -t ed25519 -p 22 192\.0\.2\.11 \| cut -d' ' -f2-/);
+    }
   });
 });

@@ -6,6 +6,7 @@ import { crossCheck } from "./checks";
 import {
   DEFAULT_GUEST_USER,
   DEFAULT_IMAGE_PATH,
+  DEFAULT_STACK,
   defaultGuestPassword,
   defaultsFor,
   DERIVED_KERNEL_ARGS,
@@ -16,6 +17,15 @@ import {
   SOCKET_TEMPLATES,
 } from "./defaults";
 import { describe, LabError, NAMESPACE } from "./errors";
+import { HOST_KEY_TYPES, hostKeyScanCommand, parseHostKey } from "./hostKey";
+import {
+  HostPathKind,
+  hostPathProblem,
+  LAB_RUN_ROOT,
+  repoPathProblem,
+  STACK_NAME_RE,
+  stackFromFileName,
+} from "./paths";
 import {
   at,
   bool,
@@ -87,25 +97,17 @@ export type ParseResult = { ok: true; lab: Lab } | { ok: false; errors: LabError
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
 const NAME_EXPECTED = "a name of lower-case letters, digits and dashes, starting with a letter (at most 31)";
-const ABS_PATH_RE = /^\/[^\0\s]*$/;
-const REL_PATH_RE = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\0\s]+$/;
 const ANY_PATH_RE = /^[^\0\s]+$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const URL_RE = /^https?:\/\/[^\s/]+\/\S+$/;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 const PCI_RE = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-1][0-9a-fA-F])\.([0-7])$/;
-const SSH_KEY_TYPES = [
-  "ssh-ed25519",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "ssh-rsa",
-];
-
 /**
  * Validate a lab config and fill in defaults.
  * @param config the `vhost-perf-lab:` keys with the namespace stripped (other namespaces are ignored)
  * @param source where it came from, for messages ("Pulumi.perf.yaml", "pulumi config")
+ * @param opts.stack the Pulumi stack name (pulumi.getStack()); default: the <stack> of a
+ *   source named Pulumi.<stack>.yaml, else DEFAULT_STACK ("dev")
  */
 export function parseLab(
   config: Record<string, unknown>,
@@ -132,6 +134,7 @@ export function parseLab(
 
 /** undefined when the profile cannot be told: every default and most rules depend on it */
 function build(ctx: Ctx, config: unknown, source: string): Lab | undefined {
+  const stack = stackName(ctx, source);
   const top = topLevel(ctx, config);
   const meta = readMap(ctx, "lab", top.lab, ["name", "profile"], "lab");
   let profile: Profile = choice(ctx, "lab.profile", meta?.profile, PROFILES, "csit", "a lab profile");
@@ -153,13 +156,48 @@ function build(ctx: Ctx, config: unknown, source: string): Lab | undefined {
     minItems: 1,
   });
   const tuning = parseTuning(ctx, top.tuning, d);
-  const qemu = parseQemu(ctx, top.qemu, d);
-  const image = parseImage(ctx, top.image);
+  const qemu = parseQemu(ctx, top.qemu, d, stack);
+  const image = parseImage(ctx, top.image, stack);
   const vswitch = parseVswitch(ctx, top.vswitch, d);
-  const vms = parseVms(ctx, top.vms, d, vswitch);
-  const tg = parseTg(ctx, top.tg, d, hosts);
+  const vms = parseVms(ctx, top.vms, d, vswitch, stack);
+  const tg = parseTg(ctx, top.tg, d, hosts, stack);
   const matrix = parseMatrix(ctx, top.matrix, d);
-  return { source, name, profile, hosts, tuning, qemu, image, vswitch, vms, tg, matrix };
+  return { source, stack, name, profile, hosts, tuning, qemu, image, vswitch, vms, tg, matrix };
+}
+
+/** The stack name: given by the caller, else from a Pulumi.<stack>.yaml source, else the default. */
+function stackName(ctx: Ctx, source: string): string {
+  const given = ctx.opts.stack ?? stackFromFileName(source);
+  if (given === undefined) return DEFAULT_STACK;
+  if (!STACK_NAME_RE.test(given)) {
+    ctx.error(
+      "",
+      "a stack name of lower-case letters, digits and dashes, starting with a letter or digit, at most 31 " +
+        "(it names the stack's run dir /run/vhost-perf-lab/<stack>, its state dir and its DPDK file prefix)",
+      `${JSON.stringify(given)} (the stack${ctx.opts.stack === undefined ? ` of ${source}` : ""})`,
+      "rename the stack: pulumi stack rename <name> (and its file to Pulumi.<name>.yaml)",
+    );
+    return DEFAULT_STACK;
+  }
+  return given;
+}
+
+/**
+ * A path on a lab host (absolute, no . or .., no commas, whitespace or control characters, no
+ * segment starting with "-", no system location: paths.ts). `def` applies when absent.
+ */
+function hostPath(
+  ctx: Ctx,
+  path: string,
+  v: unknown,
+  o: { expected: string; kind: HostPathKind; stack: string; def?: string },
+): string {
+  const s = str(ctx, path, v, { expected: o.expected, def: o.def });
+  if (typeof v !== "string") return s;
+  const problem = hostPathProblem(v, o.kind, o.stack);
+  if (problem === undefined) return v;
+  ctx.error(path, o.expected, `${describe(v)} (${problem.reason})`, problem.fix);
+  return o.def ?? "";
 }
 
 function nameFrom(source: string): string {
@@ -285,7 +323,7 @@ function parseSsh(ctx: Ctx, path: string, v: unknown): Ssh {
     pattern: /^[a-z_][a-z0-9_.-]{0,31}$/,
   });
   const privateKey = parseKeyRef(ctx, at(path, "privateKey"), m.privateKey, managed);
-  const hostKey = parseHostKey(ctx, at(path, "hostKey"), m.hostKey, managed, host, port);
+  const hostKey = readHostKey(ctx, at(path, "hostKey"), m.hostKey, managed, host, port);
   return { host, port, user, privateKey, hostKey, managed };
 }
 
@@ -314,34 +352,7 @@ function parseKeyRef(ctx: Ctx, path: string, v: unknown, managed: boolean): KeyR
   return { kind: "secret", secret: secret(ctx, path, v, "the SSH private key", undefined, true) };
 }
 
-/** Check an OpenSSH public key line: known type, base64 blob that starts with the same type. */
-function publicKeyProblem(line: string): string | undefined {
-  const parts = line.trim().split(/\s+/);
-  let i = 0;
-  if (parts.length >= 2 && !SSH_KEY_TYPES.includes(parts[0] as string)) i = 1; // known_hosts line: "host type key"
-  const type = parts[i];
-  const blob = parts[i + 1];
-  if (type === undefined || !SSH_KEY_TYPES.includes(type))
-    return `key type is not one of ${SSH_KEY_TYPES.join(", ")}`;
-  if (blob === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) return "the base64 key data is missing";
-  const damaged = "the key data is damaged or does not match its type (truncated when copied?)";
-  if (blob.length % 4 !== 0) return damaged;
-  // the blob is a sequence of length-prefixed fields: type, then the key material
-  const raw = Buffer.from(blob, "base64");
-  const fields: Buffer[] = [];
-  for (let off = 0; off < raw.length;) {
-    if (off + 4 > raw.length) return damaged;
-    const len = raw.readUInt32BE(off);
-    if (off + 4 + len > raw.length) return damaged;
-    fields.push(raw.subarray(off + 4, off + 4 + len));
-    off += 4 + len;
-  }
-  if (fields.length < 2 || fields[0]?.toString("latin1") !== type) return damaged;
-  if (type === "ssh-ed25519" && (fields.length !== 2 || fields[1]?.length !== 32)) return damaged;
-  return undefined;
-}
-
-function parseHostKey(
+function readHostKey(
   ctx: Ctx,
   path: string,
   v: unknown,
@@ -349,11 +360,13 @@ function parseHostKey(
   host: string,
   port: number,
 ): HostKeyRef {
-  const expected = `the pinned host key: "ssh-ed25519 AAAA..." or its "SHA256:..." fingerprint`;
-  const scan = `ssh-keyscan -t ed25519 -p ${port} ${host || "<host>"}`;
+  const expected =
+    `the host's public key line "<type> <base64> [comment]" (type ${HOST_KEY_TYPES.join(", ")}), ` +
+    "or {file: <its .pub file on the machine running Pulumi>}";
+  const origin = { host, port };
   if (missing(v)) {
     if (managed) return { kind: "file", path: MANAGED_HOST_KEY };
-    ctx.error(path, expected, describe(v), `pin it, from a trusted path: ${scan}`);
+    ctx.error(path, expected, describe(v), `pin it, from a trusted path: ${hostKeyScanCommand(origin)}`);
     return { kind: "key", key: "" };
   }
   if (isMap(v)) {
@@ -363,16 +376,16 @@ function parseHostKey(
       path: str(ctx, at(path, "file"), m.file, { expected: "a file path", pattern: ANY_PATH_RE }),
     };
   }
-  if (typeof v === "string" && v.startsWith("SHA256:")) {
-    const fp = str(ctx, path, v, {
-      expected: 'a SHA256 fingerprint: "SHA256:" and 43 base64 characters',
-      pattern: /^SHA256:[A-Za-z0-9+/]{43}=?$/,
-      hint: `ssh-keygen -lf <(${scan})`,
-    });
-    return { kind: "fingerprint", fingerprint: fp };
+  if (typeof v !== "string") {
+    ctx.error(path, expected, describe(v), `pin it, from a trusted path: ${hostKeyScanCommand(origin)}`);
+    return { kind: "key", key: "" };
   }
-  const key = str(ctx, path, v, { expected, check: publicKeyProblem, hint: `copy the line from: ${scan}` });
-  return { kind: "key", key: key.trim() };
+  const r = parseHostKey(v, origin);
+  if (!r.ok) {
+    ctx.error(path, expected, `${describe(v)} (${r.error})`, r.fix);
+    return { kind: "key", key: "" };
+  }
+  return { kind: "key", key: r.line };
 }
 
 const CPU_KEYS = ["count", "threadsPerCore", "housekeeping", "vswitchMain", "vswitch", "vms", "tg", "shared"];
@@ -664,7 +677,7 @@ function parseQemuSource(ctx: Ctx, path: string, v: unknown, def: QemuSource | u
   }
 }
 
-function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults): Qemu {
+function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults, stack: string): Qemu {
   const path = "qemu";
   const keys = ["version", "source", "patchDir", "configureFlags", "prefix", "accel"];
   const required = d.qemu.source === undefined;
@@ -698,12 +711,19 @@ function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults): Qemu {
   const patchRaw = optStr(ctx, at(path, "patchDir"), q.patchDir, {
     expected:
       'a directory of *.patch files relative to the project root (e.g. "patches/qemu-7.2"), or "" for none',
-    check: (s) =>
-      s === "" || REL_PATH_RE.test(s) ? undefined : "it must be relative and stay inside the project",
   });
+  const patchProblem = patchRaw ? repoPathProblem(patchRaw) : undefined;
+  if (patchProblem) {
+    ctx.error(
+      at(path, "patchDir"),
+      'a directory of *.patch files relative to the project root (e.g. "patches/qemu-7.2"), or "" for none',
+      `${describe(patchRaw)} (${patchProblem.reason})`,
+      patchProblem.fix,
+    );
+  }
   const patchDir = missing(q.patchDir)
     ? d.qemu.patchDir
-    : patchRaw === ""
+    : patchRaw === "" || patchProblem
       ? undefined
       : patchRaw?.replace(/\/+$/, "");
   const configureFlags = list(
@@ -718,9 +738,10 @@ function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults): Qemu {
       }),
     { expected: "a list of ./configure flags", def: d.qemu.configureFlags, unique: true },
   );
-  const prefix = str(ctx, at(path, "prefix"), q.prefix, {
-    expected: "an absolute install prefix on the DUT",
-    pattern: ABS_PATH_RE,
+  const prefix = hostPath(ctx, at(path, "prefix"), q.prefix, {
+    expected: "an absolute install prefix on the DUT, a directory of the lab's own",
+    kind: "dir",
+    stack,
     def: `/opt/qemu-${version || "x"}`,
   });
   const accel = choice(ctx, at(path, "accel"), q.accel, ACCELS, d.qemu.accel, "a QEMU accelerator");
@@ -767,12 +788,13 @@ function parseImageSource(ctx: Ctx, path: string, v: unknown): ImageSource {
   }
 }
 
-function parseImage(ctx: Ctx, v: unknown): Image {
+function parseImage(ctx: Ctx, v: unknown, stack: string): Image {
   const path = "image";
   const m = readMap(ctx, path, v, ["path", "format", "source", "user", "requirements"], "the VM image") ?? {};
-  const imgPath = str(ctx, at(path, "path"), m.path, {
-    expected: "an absolute image path on the DUT",
-    pattern: ABS_PATH_RE,
+  const imgPath = hostPath(ctx, at(path, "path"), m.path, {
+    expected: "an absolute image path on the DUT, outside the system's directories",
+    kind: "file",
+    stack,
     def: DEFAULT_IMAGE_PATH,
   });
   const format = choice(
@@ -917,13 +939,23 @@ const VMS_KEYS = [
   "workload",
 ];
 
-export function expandSocketTemplate(template: string, count: number): string[][] {
-  return Array.from({ length: count }, (_, i) =>
-    [1, 2].map((n) => template.replace(/\{vm\}/g, String(i + 1)).replace(/\{n\}/g, String(n))),
-  );
+/** The placeholders of vms.socketTemplate. */
+export const SOCKET_PLACEHOLDERS = ["{vm}", "{n}", "{stack}"] as const;
+
+/** One socket path: {vm} (1-based VM number), {n} (NIC 1 or 2), {stack} (the Pulumi stack name). */
+export function socketPath(template: string, vm: number, n: number, stack: string): string {
+  return template
+    .replace(/\{vm\}/g, String(vm))
+    .replace(/\{n\}/g, String(n))
+    .replace(/\{stack\}/g, stack);
 }
 
-function parseVms(ctx: Ctx, v: unknown, d: ProfileDefaults, vswitch: Vswitch): Vms {
+/** sockets[vm][0..1] of `count` VMs. */
+export function expandSocketTemplate(template: string, count: number, stack: string): string[][] {
+  return Array.from({ length: count }, (_, i) => [1, 2].map((n) => socketPath(template, i + 1, n, stack)));
+}
+
+function parseVms(ctx: Ctx, v: unknown, d: ProfileDefaults, vswitch: Vswitch, stack: string): Vms {
   const path = "vms";
   const m = readMap(ctx, path, v, VMS_KEYS, "the VMs") ?? {};
   const count = int(ctx, at(path, "count"), m.count, {
@@ -942,7 +974,7 @@ function parseVms(ctx: Ctx, v: unknown, d: ProfileDefaults, vswitch: Vswitch): V
   const msix = bool(ctx, at(path, "msix"), m.msix, true);
   let socketTemplate: string | undefined;
   let sockets: string[][];
-  const sockPath = { expected: "an absolute socket path", pattern: ABS_PATH_RE };
+  const sockPath = { expected: "an absolute socket path", kind: "socket" as const, stack };
   if (!missing(m.sockets)) {
     if (!missing(m.socketTemplate)) {
       ctx.error(
@@ -957,20 +989,40 @@ function parseVms(ctx: Ctx, v: unknown, d: ProfileDefaults, vswitch: Vswitch): V
       at(path, "sockets"),
       m.sockets,
       (p, x) =>
-        list(ctx, p, x, (pp, y) => str(ctx, pp, y, sockPath), { expected: "two socket paths for one VM" }),
+        list(ctx, p, x, (pp, y) => hostPath(ctx, pp, y, sockPath), {
+          expected: "two socket paths for one VM",
+        }),
       { expected: "one pair of vhost-user socket paths per VM" },
     );
   } else {
-    socketTemplate = str(ctx, at(path, "socketTemplate"), m.socketTemplate, {
-      expected: "an absolute socket path template with {vm} and {n}",
-      pattern: ABS_PATH_RE,
+    const tp = at(path, "socketTemplate");
+    const expected = "an absolute socket path template with {vm} and {n} (and {stack}, the stack name)";
+    socketTemplate = str(ctx, tp, m.socketTemplate, {
+      expected,
       check: (s) => {
-        const bad = (s.match(/\{[^}]*\}/g) ?? []).find((t) => t !== "{vm}" && t !== "{n}");
-        return bad ? `unknown placeholder ${bad}; only {vm} and {n} exist` : undefined;
+        const known: readonly string[] = SOCKET_PLACEHOLDERS;
+        const bad = (s.match(/\{[^}]*\}/g) ?? []).find((t) => !known.includes(t));
+        return bad ? `unknown placeholder ${bad}; only ${SOCKET_PLACEHOLDERS.join(", ")} exist` : undefined;
       },
       def: SOCKET_TEMPLATES[vswitch.kind],
     });
-    sockets = expandSocketTemplate(socketTemplate, count);
+    // the template's text reaches QEMU (path=...,server=on) and the vswitch: check a resolved path
+    const problem = ctx.failedAt(tp)
+      ? undefined
+      : hostPathProblem(socketPath(socketTemplate, 1, 1, stack), "socket", stack);
+    if (problem) {
+      // sockets straight in the shared run root: the fix may be one "{stack}/" away
+      const root = `${LAB_RUN_ROOT}/`;
+      const inStack = `${root}{stack}/${socketTemplate.slice(root.length)}`;
+      const fix =
+        socketTemplate.startsWith(root) &&
+        !socketTemplate.startsWith(`${root}{stack}/`) &&
+        hostPathProblem(socketPath(inStack, 1, 1, stack), "socket", stack) === undefined
+          ? `write ${inStack}`
+          : problem.fix;
+      ctx.error(tp, expected, `${describe(socketTemplate)} (${problem.reason})`, fix);
+    }
+    sockets = expandSocketTemplate(socketTemplate, count, stack);
   }
   const sshPortBase = int(ctx, at(path, "sshPortBase"), m.sshPortBase, {
     min: 1024,
@@ -1022,7 +1074,7 @@ const TG_OPTION_KEYS: Record<string, readonly string[]> = {
   trafgen: ["maxRatePps"],
 };
 
-function parseTg(ctx: Ctx, v: unknown, d: ProfileDefaults, hosts: Host[]): Tg {
+function parseTg(ctx: Ctx, v: unknown, d: ProfileDefaults, hosts: Host[], stack: string): Tg {
   const path = "tg";
   const m = readMap(ctx, path, v, ["kind", "host", "options"], "the traffic generator") ?? {};
   const kind = choice(ctx, at(path, "kind"), m.kind, TG_KINDS, d.tgKind, "a traffic generator");
@@ -1058,9 +1110,10 @@ function parseTg(ctx: Ctx, v: unknown, d: ProfileDefaults, hosts: Host[]): Tg {
         pattern: /^v?\d+\.\d+(\.\d+)?$/,
         def: d.trex.version,
       }),
-      installDir: str(ctx, at(op, "installDir"), o.installDir, {
-        expected: "an absolute path on the TG",
-        pattern: ABS_PATH_RE,
+      installDir: hostPath(ctx, at(op, "installDir"), o.installDir, {
+        expected: "an absolute directory on the TG, of the lab's own",
+        kind: "dir",
+        stack,
         def: d.trex.installDir,
       }),
       limitMemoryMiB: int(ctx, at(op, "limitMemoryMiB"), o.limitMemoryMiB, {

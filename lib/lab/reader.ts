@@ -13,6 +13,11 @@ export interface ParseOptions {
    * a leaked key or password); leave unset in the Pulumi program, where secrets arrive decrypted.
    */
   requireEncryptedSecrets?: boolean;
+  /**
+   * The Pulumi stack name (pulumi.getStack()): `{stack}` in vms.socketTemplate and the stack's run
+   * dir. Default: <stack> of a source named Pulumi.<stack>.yaml, else DEFAULT_STACK ("dev").
+   */
+  stack?: string;
 }
 
 /** Append a key to a config path the way `pulumi config set --path` spells it. */

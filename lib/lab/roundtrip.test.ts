@@ -16,7 +16,7 @@ import { formatErrors } from "./errors";
 import { parseLab } from "./parse";
 import { labToConfig, labToStackYaml } from "./serialize";
 import { parseStackText } from "./stackfile";
-import { HOST_KEY_1, HOST_KEY_2 } from "./testutil";
+import { HOST_KEY_1, HOST_KEY_2, HOST_KEY_ECDSA256, HOST_KEY_ECDSA521, HOST_KEY_RSA } from "./testutil";
 import type { Lab } from "./types";
 
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
@@ -25,7 +25,15 @@ const secretValue = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9]{4,20}$/),
   fc.stringMatching(/^v1:[A-Za-z0-9+/]{8,24}$/).map((s) => ({ secure: s })),
 );
-const fingerprint = fc.stringMatching(/^[A-Za-z0-9+/]{43}$/).map((s) => `SHA256:${s}`);
+/** every accepted host key form: the types, with and without a comment (normalized away) */
+const hostKey = fc.constantFrom(
+  HOST_KEY_1,
+  `${HOST_KEY_1} root@dut1`,
+  `  ${HOST_KEY_1}\n`,
+  HOST_KEY_ECDSA256,
+  HOST_KEY_ECDSA521,
+  HOST_KEY_RSA,
+);
 
 /** CPU sets laid out one after another from `start`, each of the given size. */
 function layout(start: number, sizes: number[]): number[][] {
@@ -98,7 +106,7 @@ const csitLab = fc
     guestPages: fc.integer({ min: 0, max: 256 }),
     tgCpus: fc.integer({ min: 3, max: 8 }),
     key: fc.oneof(fc.constant({ file: "~/.ssh/k" }), secretValue),
-    hostKey: fc.oneof(fc.constant(HOST_KEY_1), fingerprint),
+    hostKey,
     password: fc.option(secretValue, { nil: undefined }),
     vswitch,
     template: fc.boolean(),
@@ -203,7 +211,7 @@ const csitLab = fc
         memoryMiB: vmMiB,
         guestHugepages: { size: "2M", count: p.guestPages },
         ...(p.template
-          ? { socketTemplate: "/run/lab/s-{vm}-{n}" }
+          ? { socketTemplate: "/run/vhost-perf-lab/{stack}/s-{vm}-{n}" }
           : { sockets: Array.from({ length: p.vmCount }, (_, i) => [`/run/a${i}`, `/run/b${i}`]) }),
         ...(p.workload ? { workload: p.workload } : {}),
       },

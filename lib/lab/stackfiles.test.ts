@@ -1,14 +1,17 @@
 /** The shipped stack files, stack-file reading, and the lab-check command end to end. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { formatErrors } from "./errors";
 import { expandMatrix } from "./names";
 import { parseLab } from "./parse";
 import { loadStackFile, parseStackText, splitPath } from "./stackfile";
-import { repoRoot } from "./testutil";
+import { csitConfig, HOST_KEY_1, repoRoot } from "./testutil";
+import { NAMESPACE } from "./errors";
+import { stringify } from "yaml";
 import type { Lab } from "./types";
 
 const root = repoRoot();
@@ -142,6 +145,11 @@ describe("lab-check command", () => {
     assert.match(r.stdout, /16 x 1G = 16384 MiB; needed 5120 MiB/);
     assert.match(r.stdout, /64b-1c-eth-l2xcbase-eth-2vhostvr1024-1vm-cfsrr1-mrr/);
     assert.match(r.stdout, /lab local \(profile local\)/);
+    assert.match(r.stdout, /stack {5}local \(its run dir on the hosts: \/run\/vhost-perf-lab\/local\)/);
+    assert.match(
+      r.stdout,
+      /sockets \/run\/vhost-perf-lab\/local\/vhu-1-1\.sock \/run\/vhost-perf-lab\/local\/vhu-1-2\.sock/,
+    );
     assert.ok(!/cisco\b.*cisco/.test(r.stdout.replace(/guest user cisco/g, "")), "guest password printed");
   });
 
@@ -155,6 +163,40 @@ describe("lab-check command", () => {
     assert.match(r.stderr, /3 errors in the lab config/);
     assert.match(r.stderr, /vhost-perf-lab:hosts\[0\]\.cpus\.vms\[0\] \(line \d+\)/);
     assert.match(r.stderr, /SCHED_RR busy pollers on every core starve the machine/);
+  });
+
+  it("reads a hostKey.file and holds it to the same public-key-line rule (exit 1 when it is not one)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lab-check-"));
+    try {
+      const c = csitConfig();
+      const h = (c.hosts as Record<string, Record<string, unknown>>[])[0] as Record<
+        string,
+        Record<string, unknown>
+      >;
+      h.ssh = { ...h.ssh, hostKey: { file: "dut1.pub" } };
+      const config = Object.fromEntries(Object.entries(c).map(([k, v]) => [`${NAMESPACE}:${k}`, v]));
+      const stack = join(dir, "Pulumi.keys.yaml");
+      writeFileSync(stack, stringify({ config }));
+      writeFileSync(join(dir, "dut1.pub"), `192.0.2.11 ${HOST_KEY_1}\n`);
+      const bad = run(stack);
+      assert.equal(bad.status, 1, bad.stdout);
+      assert.match(bad.stderr, /vhost-perf-lab:hosts\[0\]\.ssh\.hostKey\.file/);
+      assert.match(bad.stderr, /dut1\.pub: a known_hosts line/);
+      assert.match(bad.stderr, /ssh-keyscan -t ed25519 -p 22 192\.0\.2\.11 \| cut -d' ' -f2-/);
+      writeFileSync(join(dir, "dut1.pub"), `${HOST_KEY_1} root@dut1\n`);
+      const good = run(stack);
+      assert.equal(good.status, 0, good.stderr);
+      assert.match(good.stdout, /host key from dut1\.pub/);
+      rmSync(join(dir, "dut1.pub"));
+      const missing = run(stack);
+      assert.equal(missing.status, 0, missing.stderr);
+      assert.match(
+        missing.stdout,
+        /warning: vhost-perf-lab:hosts\[0\]\.ssh\.hostKey\.file: dut1\.pub does not exist/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("exits 1 for a missing file and 2 for no arguments", () => {

@@ -73,6 +73,7 @@ export function formatSummary(lab: Lab): string {
   const w = Math.max(...lab.hosts.map((h) => h.name.length), 4);
   const pad = (s: string) => s.padEnd(w);
   out.push(`lab ${lab.name} (profile ${lab.profile}) from ${lab.source}: valid`);
+  out.push(`stack     ${lab.stack} (its run dir on the hosts: /run/vhost-perf-lab/${lab.stack})`);
   out.push("hosts");
   for (const h of lab.hosts) {
     out.push(`  ${pad(h.name)}  [${h.roles.join(", ")}] ${sshLine(h)}, numa ${h.numaNode}`);

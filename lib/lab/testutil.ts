@@ -85,3 +85,13 @@ export function csitConfig(): Record<string, unknown> {
     },
   };
 }
+
+/** Real host keys of the other accepted types (ssh-keygen), one with a comment as .pub files carry. */
+export const HOST_KEY_ECDSA256 =
+  "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOdchUF+ahhI97IqapDTzo2oi4s5zEQwzgJ2o+LHDywt9tkMgRoOxWezmKSW9h0lfIGMIZstkK+1RRUu4yGMexA= root@dut1";
+export const HOST_KEY_ECDSA384 =
+  "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBHRnC2T28DVfcCDmqPhgSxM/ZmXp9s/hoeG/SlRsraUeYwYD7nrvaPkmZgQhFCczmVXunA4E969EJ3D8tq/Z+prlk60Gh++gNVrP8cfHYWs9hRiS36es+Y0HxMUIVGnkwQ==";
+export const HOST_KEY_ECDSA521 =
+  "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBAHthwUqETd0H8DdOiDwhCdHRxh/4+dJ1Rn3EALWUT9Csdv07HU8eGpsuUJVmWf6b2PKyHMIgp2fxuvsTuc40o6wvwFOsfM0AC8DUmGWEO9OnONRA209shRryPlJarnVFEN/PMMhfUZdkswCmEc+DlCbffySyeWFOyQF6ATjnSszQ5Dc/Q==";
+export const HOST_KEY_RSA =
+  "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCfqXUUPsbOZUBEyPLkzPRTuDGWKVqB8Z/gnu/CJ+v5d2jppup34DELtGG4ozbZAiyJK8iFP/pxbumczVTa01EUOgoKu6Pz+tr+5CucgT7eZG3KSZKrhPqa1pmGrZ2XpEfRAWtLlef2MTT3QYvN07slkIUu1OR2X7D5LCa9qhqgGJ0/FNUC804Ro767CcszBFs3X7UzaxYrU7CCESjkS9fIDYas2xSvrg3aaEUzCaRWdb06JmxafXUZkYF3DugDhCeTJEyT5yBUqJOsT6sLC5ub/8ogwjd461vGFXY18iqJosUTEEPgfbaT62WE2AOPDJOAltZniF6WdiLBxL0euFtL rsa host";

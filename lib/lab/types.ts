@@ -64,6 +64,11 @@ export type ImageRequirement = (typeof IMAGE_REQUIREMENTS)[number];
 export interface Lab {
   /** where the config came from (file name or "pulumi config") */
   source: string;
+  /**
+   * the Pulumi stack name ([a-z0-9][a-z0-9-]{0,30}): everything the stack creates on a host carries
+   * it (run dir /run/vhost-perf-lab/<stack>, `{stack}` in vms.socketTemplate)
+   */
+  stack: string;
   /** `lab.name` */
   name: string;
   /** `lab.profile`: which defaults apply */
@@ -105,11 +110,19 @@ export interface Ssh {
 /** A private key: a Pulumi secret, or a file on the machine running Pulumi (read at deploy time). */
 export type KeyRef = { kind: "secret"; secret: Secret } | { kind: "file"; path: string };
 
-/** "ssh-ed25519 AAAA...", a "SHA256:..." fingerprint, or a .pub file (managed sshd). */
+/**
+ * The pinned host key: the public key line, normalized to "<type> <base64>" (comment dropped) by
+ * parseHostKey (hostKey.ts), or a .pub file on the machine running Pulumi (the managed sshd's;
+ * its text must pass parseHostKey too).
+ */
 export type HostKeyRef =
   | { kind: "key"; key: string }
-  | { kind: "fingerprint"; fingerprint: string }
-  | { kind: "file"; path: string };
+  | { kind: "file"; path: string }
+  /**
+   * @deprecated never produced: fingerprints are refused by parseLab. Kept only until
+   * components/ssh/connection.ts drops its `case "fingerprint"`; then remove this variant.
+   */
+  | { kind: "fingerprint"; fingerprint: string };
 
 /** CPU roles of one host, as sorted CPU id lists. */
 export interface CpuPlan {
@@ -237,7 +250,7 @@ export interface Vms {
   queues: number;
   /** MSI-X on the virtio-net devices (false = vectors=0, the no-patch workaround for QEMU 7.2 + TCG) */
   msix: boolean;
-  /** template with {vm} (1-based) and {n} (1 or 2); undefined when `sockets` was given explicitly */
+  /** template with {vm} (1-based), {n} (1 or 2) and {stack}; undefined when `sockets` was given explicitly */
   socketTemplate: string | undefined;
   /** resolved: sockets[vm][0..1] */
   sockets: string[][];
