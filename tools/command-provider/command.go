@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,6 +18,9 @@ type opContext struct {
 	urn     string
 	log     Logger
 	preview bool
+	// probe marks a refresh check (Read): one dial attempt with a short
+	// timeout, output lines as status messages only.
+	probe bool
 }
 
 // kind is one resource type served by this provider.
@@ -228,6 +232,62 @@ func (k commandKind) update(op opContext, state, news resource.PropertyMap, chan
 	return withOutputs(news, res), nil
 }
 
+// ---- refresh (project extension) ----
+
+// readProbeVar names the environment entry holding the refresh check.
+const readProbeVar = "PULUMI_COMMAND_READ"
+
+// probeGone is the refresh check's exit status for "gone" (0 = still there).
+const probeGone = 3
+
+// prober is implemented by kinds whose Read can look at the real world.
+type prober interface {
+	// read reports whether the resource recorded in state is gone. A
+	// failure to check that is not an error (unreachable host) is logged
+	// and counts as "still there".
+	read(op opContext, state resource.PropertyMap) (gone bool, err error)
+}
+
+// unreachableError is a refresh check that could not connect.
+type unreachableError struct{ msg string }
+
+func (e *unreachableError) Error() string { return e.msg }
+
+// read runs environment.PULUMI_COMMAND_READ, if set, the way the resource's
+// commands run (stored connection, environment and stdin, previous output
+// in PULUMI_COMMAND_STDOUT/STDERR): exit 0 = still there, 3 = gone, anything
+// else fails the refresh.
+func (k commandKind) read(op opContext, state resource.PropertyMap) (bool, error) {
+	env, err := getStringMap(state, "environment")
+	if err != nil {
+		return false, err
+	}
+	probe := env[readProbeVar]
+	if strings.TrimSpace(probe) == "" {
+		return false, nil // no check: the record is the truth, as upstream
+	}
+	op.probe = true
+	prev := previousOutputs(state)
+	_, err = k.execute(op, state, probe, &prev)
+	var xe *exitError
+	var unreachable *unreachableError
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.As(err, &xe) && xe.code == probeGone:
+		logTo(op.ctx, op.log, SevInfo, op.urn, fmt.Sprintf("%s exited with %d: the resource is gone; "+
+			"refresh drops it from the state and the next up creates it again", readProbeVar, probeGone), false)
+		return true, nil
+	case errors.As(err, &unreachable):
+		logTo(op.ctx, op.log, SevWarning, op.urn,
+			fmt.Sprintf("cannot check %s: %s; kept as recorded", op.urn, unreachable.msg), false)
+		return false, nil
+	default:
+		return false, fmt.Errorf("refresh check environment.%s (exit 0 = exists, %d = gone) failed: %w",
+			readProbeVar, probeGone, err)
+	}
+}
+
 func (k commandKind) delete(op opContext, state resource.PropertyMap) error {
 	command, has, err := getString(state, "delete")
 	if err != nil || !has {
@@ -266,7 +326,7 @@ func (k commandKind) execute(op opContext, inputs resource.PropertyMap, command 
 			env[name] = val
 		}
 	}
-	spec := runSpec{command: command, env: env, urn: op.urn, log: op.log}
+	spec := runSpec{command: command, env: env, urn: op.urn, log: op.log, ephemeral: op.probe}
 	if stdin, has, err := getString(inputs, "stdin"); err != nil {
 		return runResult{}, err
 	} else if has {
@@ -294,9 +354,22 @@ func (k commandKind) execute(op opContext, inputs resource.PropertyMap, command 
 		}
 		secrets = append(secrets, cfg.sensitive()...)
 		spec.red = newRedactor(secrets)
-		client, err := dialSSH(op.ctx, cfg, func(msg string) {
-			logTo(op.ctx, op.log, SevInfo, op.urn, spec.red.apply(msg), true)
-		})
+		var client *sshClient
+		if op.probe {
+			// A refresh check: one attempt, a few seconds; not reaching the
+			// host is reported by the caller as a warning.
+			dctx, cancel := context.WithTimeout(op.ctx, probeDialTimeout)
+			client, err = dialSSH(dctx, cfg.forProbe(), nil)
+			cancel()
+			var de *dialError
+			if errors.As(err, &de) && op.ctx.Err() == nil {
+				return runResult{}, &unreachableError{msg: spec.red.apply("ssh " + de.where + ": " + de.cause.Error())}
+			}
+		} else {
+			client, err = dialSSH(op.ctx, cfg, func(msg string) {
+				logTo(op.ctx, op.log, SevInfo, op.urn, spec.red.apply(msg), true)
+			})
+		}
 		if err != nil {
 			return runResult{}, err
 		}

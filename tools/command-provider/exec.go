@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -35,6 +37,9 @@ type runSpec struct {
 	urn     string
 	log     Logger
 	red     redactor
+	// ephemeral sends output lines as status messages, which the engine
+	// shows while the command runs and then drops (refresh checks).
+	ephemeral bool
 }
 
 type runResult struct {
@@ -55,7 +60,7 @@ func (spec runSpec) sinks(ctx context.Context) (stdout, stderr *lineSink) {
 	}
 	forward := func() func(string) {
 		return func(line string) {
-			logTo(ctx, spec.log, SevInfo, spec.urn, spec.red.apply(line), false)
+			logTo(ctx, spec.log, SevInfo, spec.urn, spec.red.apply(line), spec.ephemeral)
 		}
 	}
 	var outEmit, errEmit func(string)
@@ -137,11 +142,6 @@ func (l localExecutor) run(ctx context.Context, spec runSpec) (runResult, error)
 
 // ---- remote ----
 
-// maxInlinePrefix bounds the export statements put on the command line; sshd
-// hands the whole command to the shell as one argument, and Linux limits a
-// single argument to 128 KiB.
-const maxInlinePrefix = 32 * 1024
-
 type remoteExecutor struct {
 	client *sshClient
 }
@@ -167,26 +167,27 @@ func (r remoteExecutor) run(ctx context.Context, spec runSpec) (runResult, error
 			refused = append(refused, k)
 		}
 	}
-	prefix, err := exportPrefix(spec.env, refused)
+	// The refused ones travel on stdin, ahead of the user's stdin, so that
+	// their values never appear in a command line (see envPayload).
+	payload, err := envPayload(spec.env, refused)
 	if err != nil {
 		return runResult{}, err
 	}
-	if len(prefix) > maxInlinePrefix {
-		if prefix, err = r.stagePrefix(prefix); err != nil {
-			return runResult{}, err
-		}
+	var stdin []io.Reader
+	if payload != "" {
+		stdin = append(stdin, strings.NewReader(payload))
 	}
 	if spec.stdin != nil {
-		sess.Stdin = strings.NewReader(*spec.stdin)
+		stdin = append(stdin, strings.NewReader(*spec.stdin))
+	}
+	if len(stdin) > 0 {
+		sess.Stdin = io.MultiReader(stdin...)
 	}
 	out, errs := spec.sinks(ctx)
 	sess.Stdout, sess.Stderr = out, errs
-	// Tag the run (see "stopping a cancelled remote command" below). The
-	// export comes after the user's variables so that it wins, and after a
-	// staged prefix so that it is never inside the temporary file.
+	// Tag the run (see "stopping a cancelled remote command" below).
 	runID := randHex(16)
-	tag := "export " + runIDVar + "=" + shellQuote(runID) + "; "
-	if err := sess.Start(prefix + tag + spec.command); err != nil {
+	if err := sess.Start(remoteCommandLine(payload != "", runID, spec.command)); err != nil {
 		return runResult{}, fmt.Errorf("starting remote command: %w", err)
 	}
 	done := make(chan error, 1)
@@ -234,23 +235,61 @@ func (r remoteExecutor) run(ctx context.Context, spec runSpec) (runResult, error
 	}
 }
 
-// stagePrefix writes large export statements to a private remote file and
-// returns a prefix that sources and removes it.
-func (r remoteExecutor) stagePrefix(prefix string) (string, error) {
-	sess, err := r.client.NewSession()
+// ---- environment variables the server refused ----
+//
+// sshd only accepts the SSH "env" request for the names in its AcceptEnv
+// (Debian: LANG LC_*). The other variables are set by the remote shell. Their
+// values must not be written into the command line: sshd runs
+// `<login shell> -c <command line>`, and any user on the server can read that
+// in /proc/<pid>/cmdline for as long as the command runs. So they travel on
+// the command's stdin instead: the provider first writes one line, the
+// base64 of `export K='v'; ...` statements, then the user's stdin (if any).
+// The command line starts with envStdinPrefix, which reads that one line and
+// evaluates it:
+//   - `read` reads a pipe one byte at a time (dash, bash, busybox ash), so it
+//     stops right after the newline and leaves the user's stdin untouched;
+//   - printf is a builtin, so the encoded value is never in an argv; the
+//     decoded one only exists in the shell's memory and, once exported, in
+//     the environment of the programs the command starts (as with the env
+//     request);
+//   - if the line is missing or cannot be decoded (no base64 on the server),
+//     the command does not run without its environment: the shell exits with
+//     envExitCode and says why.
+// Base64 keeps the line free of newlines whatever the values hold, and the
+// stdin transport has no size limit, unlike a single argument (128 KiB).
+
+// envExitCode is the exit status of a remote run whose environment could not
+// be read from stdin (written out in envStdinPrefix).
+const envExitCode = 125
+
+const envStdinPrefix = `IFS= read -r __pcenv && __pcenv=$(printf %s "$__pcenv" | base64 -d) && ` +
+	`eval "$__pcenv" && unset __pcenv || { echo "pulumi-command: cannot set the environment: ` +
+	`its line on stdin is missing or did not decode (the server needs base64)" >&2; exit 125; }` + "\n"
+
+// envPayload renders the stdin line that sets the variables keys of env
+// ("" when keys is empty).
+func envPayload(env map[string]string, keys []string) (string, error) {
+	if len(keys) == 0 {
+		return "", nil
+	}
+	exports, err := exportPrefix(env, keys)
 	if err != nil {
-		return "", fmt.Errorf("opening ssh session: %w", err)
+		return "", err
 	}
-	defer sess.Close()
-	name := "/tmp/.pulumi-command-env-" + randHex(8)
-	sess.Stdin = strings.NewReader(prefix)
-	var stderr strings.Builder
-	sess.Stderr = &stderr
-	if err := sess.Run("umask 077 && cat > " + shellQuote(name)); err != nil {
-		return "", fmt.Errorf("staging environment in %s: %v %s", name, err, strings.TrimSpace(stderr.String()))
+	return base64.StdEncoding.EncodeToString([]byte(exports)) + "\n", nil
+}
+
+// remoteCommandLine is what sshd hands to the login shell: the reader of the
+// environment line when envOnStdin, then the run's tag, then the command.
+// The tag `export PULUMI_COMMAND_RUN_ID='<id>';` stays inline: it is not
+// secret, the cancel cleanup looks for it in the shell's command line, and
+// coming after the user's variables it wins over a user-set value.
+func remoteCommandLine(envOnStdin bool, runID, command string) string {
+	tag := "export " + runIDVar + "=" + shellQuote(runID) + "; "
+	if !envOnStdin {
+		return tag + command
 	}
-	q := shellQuote(name)
-	return ". " + q + "; rm -f " + q + "; ", nil
+	return envStdinPrefix + tag + command
 }
 
 // ---- stopping a cancelled remote command ----

@@ -13,17 +13,37 @@ import (
 
 // fakeLogger records what would be sent to the engine.
 type fakeLogger struct {
-	mu    sync.Mutex
-	lines []string
+	mu        sync.Mutex
+	lines     []string // lasting messages, every severity
+	warnings  []string // lasting messages of severity warning
+	ephemeral []string // status messages (they vanish from the display)
 }
 
-func (f *fakeLogger) Log(_ context.Context, _ Severity, urn, msg string, ephemeral bool) error {
+func (f *fakeLogger) Log(_ context.Context, sev Severity, urn, msg string, ephemeral bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !ephemeral {
+	switch {
+	case ephemeral:
+		f.ephemeral = append(f.ephemeral, msg)
+	default:
 		f.lines = append(f.lines, msg)
+		if sev == SevWarning {
+			f.warnings = append(f.warnings, msg)
+		}
 	}
 	return nil
+}
+
+func (f *fakeLogger) allWarnings() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.warnings, "\n")
+}
+
+func (f *fakeLogger) allEphemeral() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.ephemeral, "\n")
 }
 
 func (f *fakeLogger) all() string {

@@ -66,7 +66,9 @@ func TestRemoteCancelKillsProcessTree(t *testing.T) {
 	in := h.checked(remoteCmd, props(map[string]any{
 		"connection":  d.connection(nil),
 		"environment": map[string]any{"TREE_MARKER": marker},
-		"create": `sh -c 'sleep 300 & sleep 301 & wait' &
+		// The marker in a comment tags the login shell and its forked
+		// subshells (TREE_MARKER itself travels on stdin, not in argv).
+		"create": "# " + marker + "\n" + `sh -c 'sleep 300 & sleep 301 & wait' &
 (while :; do sleep 1; done) &
 setsid sleep 302 </dev/null >/dev/null 2>&1 &
 (trap '' TERM; sleep 303) &

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/md5"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,9 +21,15 @@ const (
 
 func TestRemoteCheckDefaultsAndValidation(t *testing.T) {
 	h := newHarness(t)
+	_, hostPub, _, err := newKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
 	in := h.checked(remoteCmd, props(map[string]any{
-		"create":     "true",
-		"connection": resource.MakeSecret(resource.NewPropertyValue(map[string]any{"host": "example.invalid", "password": "pw"})),
+		"create": "true",
+		"connection": resource.MakeSecret(resource.NewPropertyValue(map[string]any{
+			"host": "example.invalid", "password": "pw", "hostKey": string(ssh.MarshalAuthorizedKey(hostPub)),
+		})),
 	}))
 	conn := in["connection"]
 	if !conn.IsSecret() {
@@ -142,12 +146,17 @@ func TestRemoteHostKeyPinning(t *testing.T) {
 		return str(t, outs, "stdout"), nil
 	}
 	if got, err := run(d.hostKeyLine); err != nil || got != "pinned-ok" {
-		t.Errorf("matching authorized_keys-form host key: %q %v", got, err)
+		t.Errorf("matching public-key-line host key: %q %v", got, err)
 	}
+	// The same key as a known_hosts line is refused at Check (one form only).
 	knownHosts := "[127.0.0.1]:1234 " + strings.SplitN(d.hostKeyLine, " ", 3)[0] + " " +
 		strings.SplitN(d.hostKeyLine, " ", 3)[1]
-	if got, err := run(knownHosts); err != nil || got != "pinned-ok" {
-		t.Errorf("matching known_hosts-form host key: %q %v", got, err)
+	_, fails := h.check(remoteCmd, props(map[string]any{
+		"connection": d.connection(map[string]any{"hostKey": knownHosts}),
+		"create":     "echo pinned-ok",
+	}))
+	if len(fails) != 1 || !strings.Contains(fails[0].Reason, "known_hosts") {
+		t.Errorf("a known_hosts-form host key was not refused: %v", fails)
 	}
 	_, otherPub, _, err := newKeyPair()
 	if err != nil {
@@ -218,25 +227,6 @@ func TestRemoteViaProxy(t *testing.T) {
 	outs := h.mustCreate(remoteCmd, in)
 	if got := str(t, outs, "stdout"); got != "through-proxy" {
 		t.Errorf("stdout via proxy = %q", got)
-	}
-}
-
-func TestRemoteLargeEnvironmentIsStaged(t *testing.T) {
-	d := needSSHD(t, true)
-	h := newHarness(t)
-	big := strings.Repeat("0123456789'\"$x ", 3000) // 48 KB, shell metacharacters included
-	in := h.checked(remoteCmd, props(map[string]any{
-		"connection":  d.connection(nil),
-		"create":      `printf '%s' "$BIG" | md5sum | cut -c1-32; ls /tmp/.pulumi-command-env-* 2>/dev/null | wc -l`,
-		"environment": map[string]any{"BIG": big},
-	}))
-	out := h.mustCreate(remoteCmd, in)
-	lines := strings.Split(str(t, out, "stdout"), "\n")
-	if len(lines) != 2 || lines[0] != fmt.Sprintf("%x", md5.Sum([]byte(big))) {
-		t.Errorf("large value arrived corrupted: %q", lines)
-	}
-	if len(lines) == 2 && lines[1] != "0" {
-		t.Errorf("staging file not removed before the command ran: %q", lines[1])
 	}
 }
 
@@ -458,7 +448,8 @@ func TestCopyToRemoteCheck(t *testing.T) {
 	for _, f := range fails {
 		got[f.Property] = f.Reason
 	}
-	if got["remotePath"] == "" || !strings.Contains(got["source"], "not supported") {
+	if got["remotePath"] == "" || !strings.Contains(got["source"], "not supported") ||
+		!strings.Contains(got["connection"], "hostKey is required") {
 		t.Errorf("check failures = %v", got)
 	}
 	// Trigger change replaces; remotePath change updates.

@@ -77,10 +77,10 @@ func schemaJSON() string {
 		"description": "Run commands locally or over SSH (vhost-perf-lab's own implementation of a subset).",
 		"types": map[string]any{
 			"command:remote:Connection": map[string]any{
-				"type": "object", "properties": connProps(true), "required": []string{"host"},
+				"type": "object", "properties": connProps(true), "required": []string{"host", "hostKey"},
 			},
 			"command:remote:ProxyConnection": map[string]any{
-				"type": "object", "properties": connProps(false), "required": []string{"host"},
+				"type": "object", "properties": connProps(false), "required": []string{"host", "hostKey"},
 			},
 			"command:common:Logging": map[string]any{
 				"type": "string",

@@ -271,7 +271,7 @@ func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
 }
 
-func (s *server) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+func (s *server) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	_, k, err := kindOf(req.GetType(), req.GetUrn())
 	if err != nil {
 		return nil, err
@@ -286,7 +286,24 @@ func (s *server) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc
 			return nil, err
 		}
 	}
-	// Commands have no observable remote state: what is stored is the truth.
+	// A command's only observable state is what its refresh check says
+	// (environment.PULUMI_COMMAND_READ, a project extension); without one,
+	// what is stored is the truth.
+	if p, ok := k.(prober); ok && req.GetProperties() != nil {
+		state, err := unmarshal("read.properties", req.GetProperties())
+		if err != nil {
+			return nil, err
+		}
+		octx, done := s.opCtx(ctx, req.GetTimeout())
+		defer done()
+		gone, err := p.read(opContext{ctx: octx, urn: req.GetUrn(), log: s.logger()}, state)
+		if err != nil {
+			return nil, err
+		}
+		if gone {
+			return &pulumirpc.ReadResponse{}, nil // no id: deleted out of band
+		}
+	}
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"math"
 	"net"
 	"os"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,9 +125,22 @@ func checkConnection(prefix string, v resource.PropertyValue, allowProxy bool) [
 	if d, ok := m["perDialTimeout"]; ok && d.IsNumber() && d.NumberValue() < 0 {
 		problems = append(problems, prefix+".perDialTimeout must be >= 0")
 	}
-	if hk, ok := m["hostKey"]; ok && hk.IsString() {
-		if _, err := parseHostKey(hk.StringValue()); err != nil {
-			problems = append(problems, fmt.Sprintf("%s.hostKey: %v", prefix, err))
+	fixHost, fixPort := "", defaultPort
+	if h, ok := m["host"]; ok && h.IsString() {
+		fixHost = h.StringValue()
+	}
+	if p, ok := m["port"]; ok && !p.IsNull() {
+		fixPort = 0 // unknown or given: only a known number is shown
+		if p.IsNumber() {
+			fixPort = int(p.NumberValue())
+		}
+	}
+	switch hk, ok := m["hostKey"]; {
+	case !ok || hk.IsNull():
+		problems = append(problems, prefix+"."+hostKeyRequired(fixHost, fixPort).Error())
+	case hk.IsString():
+		if _, err := parseHostKey(hk.StringValue(), fixHost, fixPort); err != nil {
+			problems = append(problems, prefix+"."+err.Error())
 		}
 	}
 	if pk, ok := m["privateKey"]; ok && pk.IsString() {
@@ -201,10 +216,10 @@ func parseConnection(v resource.PropertyValue) (*connConfig, error) {
 	if c.user == "" {
 		c.user = defaultUser
 	}
-	if hostKey != "" {
-		if c.hostKey, err = parseHostKey(hostKey); err != nil {
-			return nil, fmt.Errorf("connection.hostKey: %w", err)
-		}
+	// Also for states recorded before hostKey was required: never connect
+	// to a host whose key is not pinned.
+	if c.hostKey, err = parseHostKey(hostKey, c.host, c.port); err != nil {
+		return nil, fmt.Errorf("connection.%w", err)
 	}
 	if p, ok := m["proxy"]; ok && !p.IsNull() {
 		if c.proxy, err = parseConnection(p); err != nil {
@@ -226,23 +241,127 @@ func (c *connConfig) sensitive() []string {
 	return append(out, c.proxy.sensitive()...)
 }
 
-// parseHostKey accepts "ssh-ed25519 AAAA... [comment]" (authorized_keys form),
-// "host ssh-ed25519 AAAA..." (known_hosts form) or the bare base64 blob.
-func parseHostKey(s string) (ssh.PublicKey, error) {
-	s = strings.TrimSpace(s)
-	if k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s)); err == nil {
-		return k, nil
+// ---- host keys ----
+//
+// connection.hostKey takes one form, the one lab:check and the benchmark
+// runner take too: the public key line "<type> <base64> [comment]" (the
+// authorized_keys / .pub form, as ssh-keyscan prints it after the host name).
+// It is required: this provider never connects to a host whose key is not
+// pinned (upstream skips the check when hostKey is unset). Fingerprints and
+// known_hosts lines are refused with the command that gives the right form.
+
+// hostKeyTypes are the accepted key types.
+var hostKeyTypes = []string{
+	ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSA,
+}
+
+// hostKeyFix tells how to get the accepted form for host:port (either may be
+// unknown: "" / 0).
+func hostKeyFix(host string, port int) string {
+	if host == "" {
+		host = "<host>"
 	}
-	if _, _, k, _, _, err := ssh.ParseKnownHosts([]byte(s)); err == nil {
-		return k, nil
+	p := "<port>"
+	if port > 0 {
+		p = strconv.Itoa(port)
 	}
-	if raw, err := base64.StdEncoding.DecodeString(s); err == nil {
-		if k, err := ssh.ParsePublicKey(raw); err == nil {
-			return k, nil
+	return fmt.Sprintf(`fix: set hostKey to the server's public key line "<type> <base64> [comment]" `+
+		`(as in /etc/ssh/ssh_host_ed25519_key.pub), e.g. the output of: `+
+		`ssh-keyscan -t ed25519 -p %s %s | cut -d' ' -f2-`, p, host)
+}
+
+// hostKeyRequired is the error for a missing or empty hostKey.
+func hostKeyRequired(host string, port int) error {
+	return fmt.Errorf("hostKey is required: this provider never connects to a host whose key is not pinned; %s",
+		hostKeyFix(host, port))
+}
+
+var legacyFingerprint = regexp.MustCompile(`^(?i)([0-9a-f]{2}:){15}[0-9a-f]{2}$`)
+
+func isFingerprint(f []string) bool {
+	fp := func(s string) bool {
+		return strings.HasPrefix(s, "SHA256:") || strings.HasPrefix(s, "MD5:") || legacyFingerprint.MatchString(s)
+	}
+	if fp(f[0]) {
+		return true
+	}
+	// `ssh-keygen -l` prints "<bits> <fingerprint> <comment> (<TYPE>)".
+	if len(f) >= 2 && fp(f[1]) {
+		_, err := strconv.Atoi(f[0])
+		return err == nil
+	}
+	return false
+}
+
+// looksLikeKeyType reports whether s has the shape of an SSH key type name.
+func looksLikeKeyType(s string) bool {
+	for _, p := range []string{"ssh-", "ecdsa-", "sk-", "rsa-sha2-"} {
+		if strings.HasPrefix(s, p) {
+			return true
 		}
 	}
-	return nil, errors.New(`not a public key; expected the authorized_keys form "ssh-ed25519 AAAA..." ` +
-		`(as in /etc/ssh/ssh_host_ed25519_key.pub) or a known_hosts line`)
+	return false
+}
+
+// wireType returns the type string an SSH wire-format key blob starts with.
+func wireType(blob []byte) (string, bool) {
+	if len(blob) < 4 {
+		return "", false
+	}
+	n := int(blob[0])<<24 | int(blob[1])<<16 | int(blob[2])<<8 | int(blob[3])
+	if n <= 0 || n > 64 || 4+n > len(blob) {
+		return "", false
+	}
+	return string(blob[4 : 4+n]), true
+}
+
+// parseHostKey accepts only the public key line "<type> <base64> [comment]"
+// and returns the key. host and port (maybe "" / 0) go into the fix text.
+// Errors start with "hostKey", for the caller to prefix with the field path.
+func parseHostKey(s, host string, port int) (ssh.PublicKey, error) {
+	fix := hostKeyFix(host, port)
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, hostKeyRequired(host, port)
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, fmt.Errorf("hostKey must be one line, a single public key; %s", fix)
+	}
+	f := strings.Fields(s)
+	switch {
+	case isFingerprint(f):
+		return nil, fmt.Errorf("hostKey %q is a fingerprint; a fingerprint cannot be pinned here, the key "+
+			"itself is needed; %s", s, fix)
+	case slices.Contains(hostKeyTypes, f[0]):
+		// the accepted form; checked below
+	case len(f) >= 3 && (looksLikeKeyType(f[1]) || strings.HasPrefix(f[0], "@") || strings.HasPrefix(f[0], "|1|")):
+		return nil, fmt.Errorf("hostKey looks like a known_hosts line (host names before the key) or an "+
+			"authorized_keys line with options; give the public key line alone; %s", fix)
+	case looksLikeKeyType(f[0]):
+		return nil, fmt.Errorf("hostKey type %q is not accepted (use one of %s); %s",
+			f[0], strings.Join(hostKeyTypes, ", "), fix)
+	default:
+		// A bare base64 blob, a private key, anything else. Never echo it.
+		return nil, fmt.Errorf(`hostKey is not a public key line "<type> <base64> [comment]"; %s`, fix)
+	}
+	if len(f) < 2 {
+		return nil, fmt.Errorf("hostKey has a type (%s) but no key data; %s", f[0], fix)
+	}
+	blob, err := base64.StdEncoding.DecodeString(f[1])
+	if err != nil {
+		return nil, fmt.Errorf("hostKey: the key data after %s is not valid base64 (%v); %s", f[0], err, fix)
+	}
+	if wt, ok := wireType(blob); ok && wt != f[0] {
+		return nil, fmt.Errorf("hostKey says %s but its key data is a %q key; %s", f[0], wt, fix)
+	}
+	key, err := ssh.ParsePublicKey(blob)
+	if err != nil {
+		return nil, fmt.Errorf("hostKey: the %s key data is damaged (%v); %s", f[0], err, fix)
+	}
+	if key.Type() != f[0] {
+		return nil, fmt.Errorf("hostKey says %s but its key data is a %s key; %s", f[0], key.Type(), fix)
+	}
+	return key, nil
 }
 
 func parseSigner(key, passphrase string) (ssh.Signer, error) {
@@ -294,19 +413,19 @@ type agentCloser interface{ Close() error }
 // clientConfig builds the ssh.ClientConfig. The returned closer (maybe nil)
 // releases the agent connection.
 func (c *connConfig) clientConfig() (*ssh.ClientConfig, agentCloser, error) {
-	cfg := &ssh.ClientConfig{User: c.user}
-	if c.hostKey != nil {
-		want := c.hostKey
-		cfg.HostKeyAlgorithms = hostKeyAlgorithms(want)
-		cfg.HostKeyCallback = func(hostname string, remote net.Addr, got ssh.PublicKey) error {
+	if c.hostKey == nil {
+		return nil, nil, fmt.Errorf("connection.%w", hostKeyRequired(c.host, c.port))
+	}
+	want := c.hostKey
+	cfg := &ssh.ClientConfig{
+		User:              c.user,
+		HostKeyAlgorithms: hostKeyAlgorithms(want),
+		HostKeyCallback: func(hostname string, remote net.Addr, got ssh.PublicKey) error {
 			if string(got.Marshal()) != string(want.Marshal()) {
 				return &hostKeyMismatch{addr: hostname, expected: want, got: got}
 			}
 			return nil
-		}
-	} else {
-		// Same as upstream: without a pinned key the host key is not verified.
-		cfg.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec
+		},
 	}
 
 	var signers []ssh.Signer
@@ -421,11 +540,41 @@ func dialBackoff(n int) time.Duration {
 	return d
 }
 
+// dialError is a failure to reach or log in to the server (after the
+// retries), as opposed to a connection setting that cannot work.
+type dialError struct {
+	err   error  // the whole message
+	cause error  // the last attempt's error
+	where string // user@host:port
+}
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
 // dialRetryScale shortens the retry pauses in tests.
 var dialRetryScale = 1.0
 
+// forProbe returns a copy of c for a refresh check: one dial attempt, at
+// most probeDialTimeout each (also for the proxy).
+func (c *connConfig) forProbe() *connConfig {
+	if c == nil {
+		return nil
+	}
+	p := *c
+	p.dialErrorLimit = 1
+	if p.perDialTimeout <= 0 || p.perDialTimeout > probeDialTimeout {
+		p.perDialTimeout = probeDialTimeout
+	}
+	p.proxy = c.proxy.forProbe()
+	return &p
+}
+
+// probeDialTimeout bounds the connection of a refresh check (proxy included).
+const probeDialTimeout = 5 * time.Second
+
 // dialSSH connects according to c, retrying up to dialErrorLimit times.
-// progress (maybe nil) receives a message for each failed attempt.
+// progress (maybe nil) receives a message for each failed attempt. A failure
+// to connect is a *dialError; other errors are settings that cannot work.
 func dialSSH(ctx context.Context, c *connConfig, progress func(string)) (*sshClient, error) {
 	var via *sshClient
 	if c.proxy != nil {
@@ -463,11 +612,13 @@ func dialSSH(ctx context.Context, c *connConfig, progress func(string)) (*sshCli
 			if closer != nil {
 				closer.Close()
 			}
+			where := c.user + "@" + addr
 			if permanent {
-				return nil, err
+				return nil, &dialError{err: err, cause: err, where: where}
 			}
-			return nil, fmt.Errorf("could not connect to %s@%s after %d attempt(s) (dialErrorLimit %d): %w",
-				c.user, addr, attempt, c.dialErrorLimit, err)
+			return nil, &dialError{cause: err, where: where, err: fmt.Errorf(
+				"could not connect to %s after %d attempt(s) (dialErrorLimit %d): %w",
+				where, attempt, c.dialErrorLimit, err)}
 		}
 		wait := time.Duration(float64(dialBackoff(attempt)) * dialRetryScale)
 		if progress != nil {
@@ -506,12 +657,10 @@ func dialOnce(ctx context.Context, addr string, cfg *ssh.ClientConfig, timeout t
 	}
 	// Bound the SSH handshake by the same per-dial deadline / cancellation.
 	handshakeDone := make(chan struct{})
-	aborted := make(chan struct{})
 	go func() {
 		select {
 		case <-dctx.Done():
 			conn.Close()
-			close(aborted)
 		case <-handshakeDone:
 		}
 	}()
@@ -519,10 +668,13 @@ func dialOnce(ctx context.Context, addr string, cfg *ssh.ClientConfig, timeout t
 	close(handshakeDone)
 	if err != nil {
 		conn.Close()
-		select {
-		case <-aborted:
-			return nil, fmt.Errorf("ssh handshake with %s did not finish within %s: %w", addr, timeout, err)
-		default:
+		// The handshake fails as soon as the watcher closes the connection,
+		// so look at the context itself, not at the watcher.
+		if dctx.Err() != nil {
+			if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("ssh handshake with %s did not finish within %s: %w", addr, timeout, err)
+			}
+			return nil, fmt.Errorf("ssh handshake with %s aborted: %w", addr, ctx.Err())
 		}
 		return nil, err
 	}

@@ -60,8 +60,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// sshdVariant selects the configuration of a test server.
+type sshdVariant struct {
+	sftp      bool   // offer the SFTP subsystem
+	acceptEnv string // the AcceptEnv line; "" = "ACCEPTED_*"
+}
+
+// debianAcceptEnv is Debian's default: only locale variables pass.
+const debianAcceptEnv = "LANG LC_*"
+
 // startSSHD runs `sshd -D -e` with a private config in a temp dir.
-func startSSHD(withSFTP bool) (*testSSHD, error) {
+func startSSHD(v sshdVariant) (*testSSHD, error) {
 	if _, err := os.Stat(sshdPath); err != nil {
 		return nil, fmt.Errorf("%s not installed (apt-get install -y openssh-server)", sshdPath)
 	}
@@ -95,8 +104,12 @@ func startSSHD(withSFTP bool) (*testSSHD, error) {
 	if err != nil {
 		return nil, err
 	}
+	acceptEnv := v.acceptEnv
+	if acceptEnv == "" {
+		acceptEnv = "ACCEPTED_*"
+	}
 	subsystem := "Subsystem sftp internal-sftp"
-	if !withSFTP {
+	if !v.sftp {
 		subsystem = "# no sftp subsystem"
 	}
 	conf := strings.Join([]string{
@@ -109,7 +122,7 @@ func startSSHD(withSFTP bool) (*testSSHD, error) {
 		"PermitRootLogin prohibit-password",
 		"PasswordAuthentication no",
 		"KbdInteractiveAuthentication no",
-		"AcceptEnv ACCEPTED_*",
+		"AcceptEnv " + acceptEnv,
 		"AllowTcpForwarding yes",
 		"LogLevel ERROR",
 		subsystem,
@@ -173,13 +186,16 @@ func (d *testSSHD) stop() {
 	os.RemoveAll(d.dir)
 }
 
-// connection returns the connection input for this server (secret, like the SDK sends it).
+// connection returns the connection input for this server (secret, like the
+// SDK sends it), with the server's host key pinned. extra adds or replaces
+// fields; a nil value removes one.
 func (d *testSSHD) connection(extra map[string]any) resource.PropertyValue {
 	m := map[string]any{
 		"host":       "127.0.0.1",
 		"port":       float64(d.port),
 		"user":       "root",
 		"privateKey": d.clientKey,
+		"hostKey":    d.hostKeyLine,
 	}
 	for k, v := range extra {
 		if v == nil {
@@ -193,27 +209,33 @@ func (d *testSSHD) connection(extra map[string]any) resource.PropertyValue {
 
 var (
 	sshdMu    sync.Mutex
-	sshdByKey = map[bool]*testSSHD{}
-	sshdErrs  = map[bool]error{}
+	sshdByKey = map[sshdVariant]*testSSHD{}
+	sshdErrs  = map[sshdVariant]error{}
 )
 
 // needSSHD returns a shared server (one with SFTP, one without), or skips.
 func needSSHD(t *testing.T, withSFTP bool) *testSSHD {
 	t.Helper()
+	return needSSHDVariant(t, sshdVariant{sftp: withSFTP})
+}
+
+// needSSHDVariant returns the shared server of one configuration, or skips.
+func needSSHDVariant(t *testing.T, v sshdVariant) *testSSHD {
+	t.Helper()
 	sshdMu.Lock()
 	defer sshdMu.Unlock()
-	if d, ok := sshdByKey[withSFTP]; ok {
+	if d, ok := sshdByKey[v]; ok {
 		return d
 	}
-	if err, ok := sshdErrs[withSFTP]; ok {
+	if err, ok := sshdErrs[v]; ok {
 		t.Skipf("sshd cannot run here: %v", err)
 	}
-	d, err := startSSHD(withSFTP)
+	d, err := startSSHD(v)
 	if err != nil {
-		sshdErrs[withSFTP] = err
+		sshdErrs[v] = err
 		t.Skipf("sshd cannot run here: %v", err)
 	}
-	sshdByKey[withSFTP] = d
+	sshdByKey[v] = d
 	return d
 }
 
