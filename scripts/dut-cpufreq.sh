@@ -7,7 +7,9 @@
 # Environment:
 #   CPUFREQ_GOVERNOR  e.g. performance; empty = leave the governor alone
 #   CPUFREQ_TURBO     off, or empty = leave turbo alone
-#   LAB_STATE_DIR     where the record lives (default /var/lib/vhost-perf-lab)
+#   LAB_STATE_DIR     this stack's records (default $LAB_STATE_ROOT/$LAB_STACK)
+#   LAB_STATE_ROOT    every stack's state directory (default: the directory above
+#                     LAB_STATE_DIR, else /var/lib/vhost-perf-lab); see scripts/lib/tuning-common.sh
 #   TUNING_SYSFS      the sys tree (default /sys; tests point it at a fake tree)
 #   TUNING_PROCFS     the proc tree (default /proc; read by nothing here, accepted for symmetry)
 #
@@ -17,28 +19,34 @@
 # intel_pstate/no_turbo -> 1, else cpufreq/boost -> 0, else "unavailable". A value the kernel
 # refuses puts back what this run changed and fails naming the file, the error and the fix.
 #
+# The governor and turbo are host-global: each held by at most one stack. apply fails before
+# changing anything when another stack's record ($LAB_STATE_ROOT/<other>/cpufreq.prev) holds the
+# governor (scaling_governor lines) or turbo (no_turbo/boost line) that this apply would set.
+# SIGTERM/SIGINT during apply put back what the run changed (exit 143/130).
+#
 # Record: $LAB_STATE_DIR/cpufreq.prev, one `<path under TUNING_SYSFS>=<original>` line per file,
 # written at the file's first touch and never overwritten, so revert restores the host as it
-# was before the lab however often apply ran.
+# was before the lab however often apply ran; `+<path>=<value>` what the last apply left it at
+# (revert reports a value changed since in changedSinceApply and restores the original anyway).
 #
 # stdout, one JSON line:
 #   apply   {"tuning":"cpufreq","action":"apply",
 #            "governor":{"status":"applied"|"unavailable"|"skipped","value":"performance","cpus":<n>,"reason":".."},
 #            "turbo":{"status":"applied"|"unavailable"|"skipped","via":"intel_pstate/no_turbo"|"cpufreq/boost","reason":".."}}
 #            (reason only when not applied, via only when applied; cpus = CPUs now on the governor)
-#   revert  {"tuning":"cpufreq","action":"revert","restored":<n>}
+#   revert  {"tuning":"cpufreq","action":"revert","restored":<n>,
+#            "changedSinceApply":[{"key":<path>,"applied":..,"found":..}]}
 # Progress on stderr as `[cpufreq] ...`.
 set -euo pipefail
 export LC_ALL=C
 
 sysfs=${TUNING_SYSFS:-/sys}
 cpudir="$sysfs/devices/system/cpu"
-state_dir=${LAB_STATE_DIR:-/var/lib/vhost-perf-lab}
-prev="$state_dir/cpufreq.prev"
 governor=${CPUFREQ_GOVERNOR:-}
 turbo=${CPUFREQ_TURBO:-}
 
 log_tag=cpufreq
+record_name=cpufreq.prev
 # shellcheck source-path=SCRIPTDIR source=lib/tuning-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/tuning-common.sh"
 
@@ -62,16 +70,24 @@ touch_first() {
   rec_vals+=("$value")
 }
 
-# set_value path value what-for: write unless already so; on refusal undo and die
+# set_value path value what-for: write unless already so; on refusal undo and die; notes
+# what the file reads afterwards as what apply left it at
 set_value() {
   local cur
   read_value "$1" || die "cannot read $1: $read_err"
   cur=$value
-  [ "$cur" != "$2" ] || return 0
-  write_value "$1" "$2" || die "cannot write $2 to $1: $write_err; fix: $3"
-  undo_paths+=("$1")
-  undo_vals+=("$cur")
-  log "${1#"$cpudir"/}: $cur -> $2"
+  if [ "$cur" != "$2" ]; then
+    # on the undo stack before the write: a signal right after it still finds it
+    undo_paths+=("$1")
+    undo_vals+=("$cur")
+    if ! write_value "$1" "$2"; then
+      unset 'undo_paths[-1]' 'undo_vals[-1]'
+      die "cannot write $2 to $1: $write_err; fix: $3"
+    fi
+    log "${1#"$cpudir"/}: $cur -> $2"
+    read_value "$1" || die "cannot read $1 back: $read_err"
+  fi
+  rec_applied[${1#"$sysfs"/}]=$value
 }
 
 apply() {
@@ -125,6 +141,11 @@ apply() {
     t_reason="neither intel_pstate/no_turbo nor cpufreq/boost under $cpudir (a virtual machine, or a cpufreq driver without turbo control)"
   fi
 
+  # another stack holding what this run would set: refused before anything changes
+  [ "$g_status" != applied ] ||
+    refuse_if_held cpu-governor '^devices/system/cpu/cpu[0-9]+/cpufreq/scaling_governor='
+  [ -z "$t_file" ] || refuse_if_held turbo-off '^devices/system/cpu/(intel_pstate/no_turbo|cpufreq/boost)='
+
   load_kv_record "$bad_record_fix"
   remember_record
   # the record first: everything this run may change, at its first touch
@@ -151,6 +172,7 @@ apply() {
   else
     log "turbo: $t_status ($t_reason)"
   fi
+  [ "${#rec_keys[@]}" = 0 ] || save_kv_record
   applying=0
 
   local gov_json turbo_json

@@ -7,7 +7,9 @@
 #
 # Environment:
 #   IRQ_CPUS        the housekeeping CPUs as a list: "0", "0,2-3"
-#   LAB_STATE_DIR   where the record lives (default /var/lib/vhost-perf-lab)
+#   LAB_STATE_DIR   this stack's records (default $LAB_STATE_ROOT/$LAB_STACK)
+#   LAB_STATE_ROOT  every stack's state directory (default: the directory above LAB_STATE_DIR,
+#                   else /var/lib/vhost-perf-lab); see scripts/lib/tuning-common.sh
 #   TUNING_PROCFS   the proc tree (default /proc; tests point it at a fake tree)
 #   TUNING_SYSFS    the sys tree (default /sys), for devices/system/cpu/online
 #
@@ -17,12 +19,20 @@
 # as an error. irqbalance (a process named irqbalance) is stopped first: with systemctl when
 # systemd runs, else with `service` when /etc/init.d/irqbalance exists, else with SIGTERM.
 #
+# IRQ affinities and irqbalance are host-global: held by at most one stack. apply fails before
+# changing anything when another stack's record ($LAB_STATE_ROOT/<other>/irqbalance.prev)
+# exists. SIGTERM/SIGINT during apply put back what the run changed (exit 143/130).
+#
 # Record: $LAB_STATE_DIR/irqbalance.prev, written by the first apply and only added to later
 # (an interrupt that appeared since): how irqbalance was stopped (`irqbalance=not-running`,
 # `systemctl`, `service`, or `kill` with its command line in `irqbalance_cmdline=`, base64 of
-# the NUL-separated argv), `default=<mask>` and `irq <n>=<cpu list>` per interrupt. revert
-# restores the default and every recorded interrupt that still exists (failures are reported
-# and counted, not fatal), starts irqbalance again the way it was stopped, removes the record.
+# the NUL-separated argv), `default=<mask>` and `irq <n>=<cpu list>` per interrupt this stack
+# moved (an interrupt first seen by this run that refused the move is dropped again: never
+# moved, nothing to put back). revert restores the default and every recorded interrupt that
+# still exists, starts irqbalance again the way it was stopped and removes the record; an
+# affinity it cannot restore fails the revert naming the interrupts, and the record keeps
+# exactly what was not restored (and how to start irqbalance, if that failed too), so a second
+# revert can finish.
 #
 # stdout, one JSON line:
 #   apply   {"tuning":"irqbalance","action":"apply","cpus":"0","irqbalance":"stopped"|"not-running",
@@ -35,12 +45,11 @@ export LC_ALL=C
 
 procfs=${TUNING_PROCFS:-/proc}
 sysfs=${TUNING_SYSFS:-/sys}
-state_dir=${LAB_STATE_DIR:-/var/lib/vhost-perf-lab}
-prev="$state_dir/irqbalance.prev"
 irqdir="$procfs/irq"
 readonly MAX_CPUS=8192
 
 log_tag=irqbalance
+record_name=irqbalance.prev
 # shellcheck source-path=SCRIPTDIR source=lib/tuning-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/tuning-common.sh"
 
@@ -233,16 +242,16 @@ load_record() {
 
 save_record() {
   local n
-  mkdir -p "$state_dir"
+  mkdir -p -- "$state_dir"
   {
     printf 'irqbalance=%s\n' "$rec_how"
     [ -z "$rec_cmdline" ] || printf 'irqbalance_cmdline=%s\n' "$rec_cmdline"
-    printf 'default=%s\n' "$rec_default"
+    [ -z "$rec_default" ] || printf 'default=%s\n' "$rec_default"
     for n in $(printf '%s\n' "${!rec_irq[@]}" | sort -n); do
       printf 'irq %s=%s\n' "$n" "${rec_irq[$n]}"
     done
   } >"$prev.tmp"
-  mv "$prev.tmp" "$prev"
+  mv -f -- "$prev.tmp" "$prev"
 }
 
 # numbers of the interrupts with an affinity file, ascending
@@ -279,6 +288,7 @@ apply() {
   mask=$(mask_like "$default_now") ||
     die "IRQ_CPUS='$IRQ_CPUS' does not fit the kernel's CPU mask '$default_now'; fix: choose housekeeping CPUs this host has"
 
+  refuse_if_held irqbalance
   load_record
   remember_record
 
@@ -299,6 +309,7 @@ apply() {
   [ "$rec_how" != kill ] || [ -n "$rec_cmdline" ] || rec_cmdline=$cmdline_b64
   [ -n "$rec_default" ] || rec_default=$default_now
   local -a irqs
+  local -A first_now=() # interrupts this run recorded first
   mapfile -t irqs < <(irq_numbers)
   for n in "${irqs[@]}"; do
     [ -z "${rec_irq[$n]:-}" ] || continue
@@ -307,6 +318,7 @@ apply() {
       continue
     }
     rec_irq[$n]=$value
+    first_now[$n]=1
   done
   applying=1
   save_record
@@ -322,11 +334,14 @@ apply() {
     status=stopped # an earlier apply stopped it
   fi
 
+  # each change goes on the undo stack before it is made: a signal right after it still finds it
   if [ "$default_now" != "$mask" ]; then
-    write_value "$irqdir/default_smp_affinity" "$mask" ||
-      die "cannot write $mask to $irqdir/default_smp_affinity: $write_err; fix: check IRQ_CPUS='$IRQ_CPUS' against the online CPUs, or remove irqbalance from vhost-perf-lab:tuning.apply"
     undo_paths+=("$irqdir/default_smp_affinity")
     undo_vals+=("$default_now")
+    if ! write_value "$irqdir/default_smp_affinity" "$mask"; then
+      unset 'undo_paths[-1]' 'undo_vals[-1]'
+      die "cannot write $mask to $irqdir/default_smp_affinity: $write_err; fix: check IRQ_CPUS='$IRQ_CPUS' against the online CPUs, or remove irqbalance from vhost-perf-lab:tuning.apply"
+    fi
     log "default_smp_affinity: $default_now -> $mask"
   fi
 
@@ -337,15 +352,21 @@ apply() {
     read_value "$f" || continue
     if [ "$value" = "$want" ]; then
       moved=$((moved + 1))
-    elif write_value "$f" "$want"; then
+    else
       undo_paths+=("$f")
       undo_vals+=("$value")
-      moved=$((moved + 1))
-    else
+      if write_value "$f" "$want"; then
+        moved=$((moved + 1))
+        continue
+      fi
+      unset 'undo_paths[-1]' 'undo_vals[-1]'
       unmovable=$((unmovable + 1))
       refused+=("$n ($write_err)")
+      # never moved by the lab (first seen now): not this stack's to put back
+      [ -z "${first_now[$n]:-}" ] || unset "rec_irq[$n]"
     fi
   done
+  [ "${#refused[@]}" = 0 ] || save_record
   applying=0
   log "irqs on CPUs $want: $moved; unmovable (managed or per-CPU): $unmovable${refused[*]:+: ${refused[*]}}"
   printf '{"tuning":"irqbalance","action":"apply","cpus":"%s","irqbalance":"%s","moved":%s,"unmovable":%s}\n' \
@@ -359,7 +380,9 @@ revert() {
     return
   fi
   load_record
-  local restored=0 failed=0 n f status=not-running
+  local restored=0 n f status=not-running left_default=""
+  local -a failed=()
+  local -A left=()
   if [ -n "$rec_default" ]; then
     f="$irqdir/default_smp_affinity"
     if read_value "$f" && [ "$value" = "$rec_default" ]; then
@@ -367,8 +390,8 @@ revert() {
     elif write_value "$f" "$rec_default"; then
       restored=$((restored + 1))
     else
-      failed=$((failed + 1))
-      log "WARNING: default_smp_affinity: cannot put back $rec_default: $write_err"
+      left_default=$rec_default
+      failed+=("default_smp_affinity (to $rec_default: $write_err)")
     fi
   fi
   for n in $(printf '%s\n' "${!rec_irq[@]}" | sort -n); do
@@ -379,11 +402,12 @@ revert() {
     elif write_value "$f" "${rec_irq[$n]}"; then
       restored=$((restored + 1))
     else
-      failed=$((failed + 1))
-      log "WARNING: irq $n: cannot put back ${rec_irq[$n]}: $write_err"
+      left[$n]=${rec_irq[$n]}
+      failed+=("irq $n (to ${rec_irq[$n]}: $write_err)")
     fi
   done
-  log "affinities restored: $restored, could not be restored: $failed"
+  log "affinities restored: $restored, could not be restored: ${#failed[@]}"
+  local start_failed=0
   case "$rec_how" in
     systemctl | service | kill)
       if [ -n "$(irqbalance_pids)" ]; then
@@ -393,12 +417,24 @@ revert() {
         log "started irqbalance again ($rec_how)"
         status=started
       else
+        start_failed=1
         log "WARNING: could not start irqbalance again ($rec_how): start it by hand"
       fi
       ;;
   esac
-  rm -f "$prev"
-  rmdir "$state_dir" 2>/dev/null || true
+  if [ "${#failed[@]}" -gt 0 ]; then
+    # keep exactly what was not restored, so a second revert can finish the job
+    rec_default=$left_default
+    rec_irq=()
+    for n in "${!left[@]}"; do rec_irq[$n]=${left[$n]}; done
+    if [ "$start_failed" = 0 ]; then
+      rec_how=not-running
+      rec_cmdline=""
+    fi
+    save_record
+    die "could not restore the affinity of ${failed[*]}; fix: make the interrupts movable again (or set their smp_affinity_list by hand) and run revert again; what is left is in $prev"
+  fi
+  rm -f -- "$prev"
   printf '{"tuning":"irqbalance","action":"revert","restored":%s,"irqbalance":"%s"}\n' "$restored" "$status"
 }
 

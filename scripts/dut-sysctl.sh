@@ -11,28 +11,37 @@
 #                      key>=value   integers: raise to at least value, never lower (big
 #                                   decimals such as 18446744073692774399 compare exactly)
 #                    keys dotted (vm.swappiness -> $TUNING_PROCFS/sys/vm/swappiness) or with '/'
-#   LAB_STATE_DIR    where the record lives (default /var/lib/vhost-perf-lab)
+#   LAB_STATE_DIR    this stack's records (default $LAB_STATE_ROOT/$LAB_STACK)
+#   LAB_STATE_ROOT   every stack's state directory (default: the directory above
+#                    LAB_STATE_DIR, else /var/lib/vhost-perf-lab); see scripts/lib/tuning-common.sh
 #   TUNING_PROCFS    the proc tree (default /proc; tests point it at a fake tree)
+#
+# The sysctls are host-global: held by at most one stack. apply fails before changing anything
+# when another stack's record ($LAB_STATE_ROOT/<other>/sysctl.prev) exists.
 #
 # Record: $LAB_STATE_DIR/sysctl.prev, one `key=original value` line per key, written at the
 # key's first touch and never overwritten (a later apply with more keys adds them), so revert
-# restores the host as it was before the lab however often apply ran. A key the kernel does not
-# have is skipped and listed as missing; a value the kernel refuses puts back what this run
-# changed (values and record) and fails naming the key, the value and the error.
+# restores the host as it was before the lab however often apply ran; and `+key=value` with
+# what the last apply left the key at. A key the kernel does not have is skipped and listed as
+# missing; a value the kernel refuses puts back what this run changed (values and record) and
+# fails naming the key, the value and the error. SIGTERM/SIGINT during apply do the same (exit
+# 143/130). revert restores every recorded original, also of a key changed by hand since apply
+# (reported on stderr and in changedSinceApply); a key it cannot restore stays in the record
+# and fails the revert, so a second revert can finish; with nothing recorded it does nothing.
 #
 # stdout, one JSON line:
 #   apply   {"tuning":"sysctl","action":"apply","settings":[{"key":..,"before":..,"value":..}],
 #            "missing":[..]}   before = the recorded original, value = what the kernel reads now
-#   revert  {"tuning":"sysctl","action":"revert","restored":<n>}
+#   revert  {"tuning":"sysctl","action":"revert","restored":<n>,
+#            "changedSinceApply":[{"key":..,"applied":..,"found":..}]}
 # Progress on stderr as `[sysctl] ...`.
 set -euo pipefail
 export LC_ALL=C
 
 procfs=${TUNING_PROCFS:-/proc}
-state_dir=${LAB_STATE_DIR:-/var/lib/vhost-perf-lab}
-prev="$state_dir/sysctl.prev"
 
 log_tag=sysctl
+record_name=sysctl.prev
 # shellcheck source-path=SCRIPTDIR source=lib/tuning-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/tuning-common.sh"
 
@@ -122,6 +131,7 @@ apply() {
     wants+=("$want")
   done <<<"${SYSCTL_SETTINGS:-}"
 
+  refuse_if_held sysctl
   load_kv_record "$bad_record_fix"
   remember_record
 
@@ -168,11 +178,13 @@ apply() {
       [ "$c" -ge 0 ] || need=1
     fi
     if [ "$need" = 1 ]; then
-      if ! write_value "$path" "$want"; then
-        die "cannot set $key=$want ($path): $write_err; fix: remove sysctl from vhost-perf-lab:tuning.apply, or drop or correct $key in the sysctl settings (read-only here, e.g. in a container, or a value out of range)"
-      fi
+      # on the undo stack before the write: a signal right after it still finds it
       undo_paths+=("$path")
       undo_vals+=("$cur")
+      if ! write_value "$path" "$want"; then
+        unset 'undo_paths[-1]' 'undo_vals[-1]'
+        die "cannot set $key=$want ($path): $write_err; fix: remove sysctl from vhost-perf-lab:tuning.apply, or drop or correct $key in the sysctl settings (read-only here, e.g. in a container, or a value out of range)"
+      fi
       read_value "$path" || die "cannot read $key back ($path): $read_err"
       log "$key: $cur -> $value"
       if [ "$op" = "=" ] && [ "$(norm "$value")" != "$want" ]; then
@@ -185,7 +197,9 @@ apply() {
     out_keys+=("$key")
     out_before+=("${rec_vals[$(rec_index "$key")]}")
     out_value+=("$value")
+    rec_applied[$key]=$value
   done
+  [ "${#out_keys[@]}" = 0 ] || save_kv_record
   applying=0
 
   local sep=""

@@ -1,10 +1,13 @@
 /**
  * The remote side of the DUT tunings: scripts/dut-sysctl.sh, scripts/dut-irq-affinity.sh and
  * scripts/dut-cpufreq.sh, run against fake /proc and /sys trees in temporary directories
- * (TUNING_PROCFS, TUNING_SYSFS, LAB_STATE_DIR), plus one real run of the sysctl and irq tunings
- * on this machine when root (read before, applied, reverted, compared). A write the kernel
- * refuses is simulated with a symlink to a real read-only kernel file (a 0444 sysctl or sysfs
- * attribute refuses even root), which the scripts can read but never write.
+ * (TUNING_PROCFS, TUNING_SYSFS, LAB_STATE_DIR, LAB_STATE_ROOT), plus one real run of the sysctl
+ * and irq tunings on this machine when root and no lab here holds them (read before, applied,
+ * reverted, compared). A write the kernel refuses is simulated with a symlink to a real
+ * read-only kernel file (a 0444 sysctl or sysfs attribute refuses even root), which the scripts
+ * can read but never write. Issue 9: tunings held by another stack, values changed by hand
+ * since apply, IRQ reverts that cannot finish, SIGTERM/SIGINT mid-apply (a stand-in `cat` holds
+ * the script mid-way, see scriptTestKit.ts) and a broken stderr.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,131 +15,47 @@ import { spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
-  lstatSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
-  readlinkSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import {
+  ROOT,
+  UNWRITABLE as UNWRITABLE_FILES,
+  fails,
+  fakeBin,
+  noPython,
+  runBrokenStderr,
+  runCancelled,
+  has,
+  isRoot,
+  link,
+  noBash,
+  noUnwritable,
+  ok,
+  put,
+  read,
+  run,
+  script,
+  shellcheck,
+  snapshot,
+  withTmp,
+  type Run,
+} from "./scriptTestKit";
 
-function repoRoot(): string {
-  for (let d = __dirname; d !== dirname(d); d = dirname(d))
-    if (existsSync(join(d, "scripts", "dut-sysctl.sh"))) return d;
-  return process.cwd();
-}
-const ROOT = repoRoot();
-const SYSCTL = join(ROOT, "scripts", "dut-sysctl.sh");
-const IRQ = join(ROOT, "scripts", "dut-irq-affinity.sh");
-const CPUFREQ = join(ROOT, "scripts", "dut-cpufreq.sh");
-const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-const canRun = has("bash") && has("base64") && existsSync(SYSCTL);
-const noBash = !canRun && "bash missing";
+const SYSCTL = script("dut-sysctl.sh");
+const IRQ = script("dut-irq-affinity.sh");
+const CPUFREQ = script("dut-cpufreq.sh");
+const UNWRITABLE = UNWRITABLE_FILES[0];
 
-/** A real kernel file that reads fine and refuses every write, even root's. */
-function findUnwritable(): string | undefined {
-  for (const f of [
-    "/proc/sys/kernel/ngroups_max",
-    "/sys/devices/system/cpu/possible",
-    "/proc/sys/kernel/osrelease",
-  ]) {
-    if (!existsSync(f)) continue;
-    // writing back the value it reads: harmless even if the write went through
-    const r = spawnSync("bash", ["-c", 'v=$(cat "$1") && printf "%s\\n" "$v" >"$1"', "-", f]);
-    if (r.status !== 0) return f;
-  }
-  return undefined;
-}
-const UNWRITABLE = canRun ? findUnwritable() : undefined;
-const noUnwritable = noBash || (!UNWRITABLE && "no read-only kernel file to stand for a refused write");
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(script: string, action: string, env: Record<string, string>): Run {
-  const r = spawnSync("bash", [script, action], {
-    env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...env },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** The one JSON line of a successful run. */
-function ok(r: Run): Record<string, unknown> {
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split("\n");
-  assert.equal(lines.length, 1, r.stdout);
-  return JSON.parse(lines[0]!) as Record<string, unknown>;
-}
-
-/** A failed run: exit 1, nothing on stdout, the message matches. */
-function fails(r: Run, ...messages: RegExp[]): void {
-  assert.equal(r.status, 1, r.stdout + r.stderr);
-  assert.equal(r.stdout, "");
-  for (const m of messages) assert.match(r.stderr, m);
-}
-
-/** Every file, symlink and directory below root with its content: byte-exact comparisons. */
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      const st = lstatSync(p);
-      const rel = p.slice(root.length);
-      if (st.isSymbolicLink()) out[rel] = `-> ${readlinkSync(p)}`;
-      else if (st.isDirectory()) {
-        out[rel] = "<dir>";
-        walk(p);
-      } else out[rel] = readFileSync(p).toString("latin1") + ` <mode ${st.mode.toString(8)}>`;
-    }
-  };
-  walk(root);
-  return out;
-}
-
-function put(root: string, files: Record<string, string>): void {
-  for (const [rel, content] of Object.entries(files)) {
-    mkdirSync(dirname(join(root, rel)), { recursive: true });
-    writeFileSync(join(root, rel), content);
-  }
-}
-
-function link(root: string, rel: string, target: string): void {
-  mkdirSync(dirname(join(root, rel)), { recursive: true });
-  symlinkSync(target, join(root, rel));
-}
-
-const read = (p: string): string => readFileSync(p, "utf8");
-
-/** A temporary lab: tree/ (the fake proc and sys), state/ (LAB_STATE_DIR), removed afterwards. */
-function withTmp(fn: (dir: { tree: string; state: string; root: string }) => void): void {
-  const root = mkdtempSync(join(tmpdir(), "tuning-"));
-  const tree = join(root, "tree");
-  mkdirSync(tree);
-  try {
-    fn({ tree, state: join(root, "state"), root });
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-}
-
-for (const script of [SYSCTL, IRQ, CPUFREQ]) {
-  const name = script.slice(ROOT.length + 1);
-  test(`shellcheck -x ${name} is clean`, { skip: !has("shellcheck") && "shellcheck missing" }, () => {
-    const r = spawnSync("shellcheck", ["-x", script], { encoding: "utf8", cwd: ROOT });
-    assert.equal(r.status, 0, r.stdout + r.stderr);
-  });
+for (const path of [SYSCTL, IRQ, CPUFREQ, join(ROOT, "scripts", "lib", "tuning-common.sh")]) {
+  const name = path.slice(ROOT.length + 1);
+  test(`shellcheck -x ${name} is clean`, { skip: !has("shellcheck") && "shellcheck missing" }, () =>
+    shellcheck(path),
+  );
 }
 
 // ---------------------------------------------------------------- sysctl
@@ -201,9 +120,18 @@ test(
       assert.equal(sys("vm/max_map_count"), "262144\n");
       assert.equal(sys("kernel/watchdog_cpumask"), "0\n");
       assert.equal(sys("net/ipv4/tcp_rmem"), "4096\t131072\t6291456\n", "equal values are not rewritten");
+      // the originals, each with what apply left it at
       const record = read(join(state, "sysctl.prev"));
-      assert.match(record, /^vm\.swappiness=60$/m);
-      assert.doesNotMatch(record, /no_such_key/);
+      assert.equal(
+        record,
+        "vm.swappiness=60\n+vm.swappiness=0\n" +
+          "kernel.randomize_va_space=2\n+kernel.randomize_va_space=0\n" +
+          "kernel.shmmax=18446744073692774399\n+kernel.shmmax=18446744073692774399\n" +
+          "kernel.shmall=18446744073692774399\n+kernel.shmall=18446744073692774400\n" +
+          "vm.max_map_count=65530\n+vm.max_map_count=262144\n" +
+          "kernel.watchdog_cpumask=0-1\n+kernel.watchdog_cpumask=0\n" +
+          "net.ipv4.tcp_rmem=4096\t131072\t6291456\n+net.ipv4.tcp_rmem=4096\t131072\t6291456\n",
+      );
 
       // the same apply again: same answer, nothing changes
       const snap = snapshot(tree);
@@ -228,12 +156,17 @@ test(
         missing: [],
       });
       assert.equal(sys("vm/max_map_count"), "262144\n", "at-least never lowers");
-      assert.equal(read(join(state, "sysctl.prev")), `${record}vm.dirty_ratio=20\n`);
+      assert.equal(
+        read(join(state, "sysctl.prev")),
+        record.replace("+vm.swappiness=0", "+vm.swappiness=10") + "vm.dirty_ratio=20\n+vm.dirty_ratio=5\n",
+        "originals kept, what this apply left them at updated",
+      );
 
       assert.deepEqual(ok(run(SYSCTL, "revert", second)), {
         tuning: "sysctl",
         action: "revert",
         restored: 8,
+        changedSinceApply: [],
       });
       assert.deepEqual(snapshot(tree), before);
       assert.equal(existsSync(join(state, "sysctl.prev")), false);
@@ -241,6 +174,7 @@ test(
         tuning: "sysctl",
         action: "revert",
         restored: 0,
+        changedSinceApply: [],
       });
       assert.deepEqual(snapshot(tree), before);
     }),
@@ -278,7 +212,12 @@ test(
       assert.deepEqual(snapshot(tree), applied);
       assert.equal(read(join(state, "sysctl.prev")), record);
 
-      assert.deepEqual(ok(run(SYSCTL, "revert", env)), { tuning: "sysctl", action: "revert", restored: 1 });
+      assert.deepEqual(ok(run(SYSCTL, "revert", env)), {
+        tuning: "sysctl",
+        action: "revert",
+        restored: 1,
+        changedSinceApply: [],
+      });
       assert.deepEqual(snapshot(tree), pristine);
     }),
 );
@@ -367,10 +306,12 @@ test(
       assert.equal(irq("24/smp_affinity_list"), "0-1\n");
       assert.equal(read(join(state, "irqbalance.prev")), record);
 
+      // the default and the four moved interrupts (9 refused the move: never recorded)
+      assert.doesNotMatch(record, /^irq 9=/m);
       assert.deepEqual(ok(run(IRQ, "revert", env)), {
         tuning: "irqbalance",
         action: "revert",
-        restored: 6,
+        restored: 5,
         irqbalance: "not-running",
       });
       assert.deepEqual(snapshot(tree), pristine);
@@ -570,8 +511,11 @@ test(
       assert.equal(
         record,
         "devices/system/cpu/cpu0/cpufreq/scaling_governor=powersave\n" +
+          "+devices/system/cpu/cpu0/cpufreq/scaling_governor=performance\n" +
           "devices/system/cpu/cpu1/cpufreq/scaling_governor=powersave\n" +
-          "devices/system/cpu/intel_pstate/no_turbo=0\n",
+          "+devices/system/cpu/cpu1/cpufreq/scaling_governor=performance\n" +
+          "devices/system/cpu/intel_pstate/no_turbo=0\n" +
+          "+devices/system/cpu/intel_pstate/no_turbo=1\n",
       );
       assert.deepEqual(ok(run(CPUFREQ, "apply", env)), expected);
       assert.equal(read(join(state, "cpufreq.prev")), record);
@@ -589,10 +533,20 @@ test(
       });
       assert.equal(cpu("cpu0/cpufreq/scaling_governor"), "performance\n");
 
-      assert.deepEqual(ok(run(CPUFREQ, "revert", env)), { tuning: "cpufreq", action: "revert", restored: 3 });
+      assert.deepEqual(ok(run(CPUFREQ, "revert", env)), {
+        tuning: "cpufreq",
+        action: "revert",
+        restored: 3,
+        changedSinceApply: [],
+      });
       assert.deepEqual(snapshot(tree), pristine);
       assert.equal(existsSync(join(state, "cpufreq.prev")), false);
-      assert.deepEqual(ok(run(CPUFREQ, "revert", env)), { tuning: "cpufreq", action: "revert", restored: 0 });
+      assert.deepEqual(ok(run(CPUFREQ, "revert", env)), {
+        tuning: "cpufreq",
+        action: "revert",
+        restored: 0,
+        changedSinceApply: [],
+      });
       assert.deepEqual(snapshot(tree), pristine);
     }),
 );
@@ -609,7 +563,12 @@ test("dut-cpufreq.sh: turbo off via cpufreq/boost when there is no intel_pstate"
       turbo: { status: "applied", via: "cpufreq/boost" },
     });
     assert.equal(read(join(tree, "sys/devices/system/cpu/cpufreq/boost")), "0\n");
-    assert.deepEqual(ok(run(CPUFREQ, "revert", env)), { tuning: "cpufreq", action: "revert", restored: 3 });
+    assert.deepEqual(ok(run(CPUFREQ, "revert", env)), {
+      tuning: "cpufreq",
+      action: "revert",
+      restored: 3,
+      changedSinceApply: [],
+    });
     assert.deepEqual(snapshot(tree), pristine);
   }),
 );
@@ -640,7 +599,12 @@ test("dut-cpufreq.sh: no cpufreq at all is unavailable, not an error", { skip: n
     assert.deepEqual(ok(run(CPUFREQ, "apply", env)), expected);
     assert.deepEqual(ok(run(CPUFREQ, "apply", env)), expected);
     assert.deepEqual(snapshot(tree), pristine);
-    assert.deepEqual(ok(run(CPUFREQ, "revert", env)), { tuning: "cpufreq", action: "revert", restored: 0 });
+    assert.deepEqual(ok(run(CPUFREQ, "revert", env)), {
+      tuning: "cpufreq",
+      action: "revert",
+      restored: 0,
+      changedSinceApply: [],
+    });
   }),
 );
 
@@ -687,10 +651,74 @@ test(
 // ---------------------------------------------------------------- this machine, for real
 
 const realSkip = noBash || (!isRoot && "needs root");
+const LAB_STATE_ROOT = "/var/lib/vhost-perf-lab";
+
+/** A lab's record of this tuning on this machine (a lab is up here: its tuning is not ours to touch). */
+function labRecord(name: string): string | undefined {
+  if (!existsSync(LAB_STATE_ROOT)) return undefined;
+  const candidates = [
+    join(LAB_STATE_ROOT, name),
+    ...readdirSync(LAB_STATE_ROOT).map((d) => join(LAB_STATE_ROOT, d, name)),
+  ];
+  return candidates.find((f) => existsSync(f));
+}
+const heldHere = (name: string): string | false => {
+  const r = labRecord(name);
+  return r !== undefined && `a lab on this machine holds it (${r})`;
+};
+
+test(
+  "this machine's lab state: while a lab here holds sysctl or irqbalance, another stack's apply is refused (the kernel side is a fake tree)",
+  {
+    skip:
+      realSkip || (!labRecord("sysctl.prev") && !labRecord("irqbalance.prev") && "no lab holds them here"),
+  },
+  () =>
+    withTmp(({ tree }) => {
+      // the real state root, read only: the scripts write only into the fake trees, even a
+      // script that would not refuse (a test must never touch a lab's tunings)
+      put(tree, SYSCTL_TREE);
+      put(tree, {
+        "proc/irq/default_smp_affinity": "3\n",
+        "proc/irq/5/smp_affinity_list": "0-1\n",
+        "sys/devices/system/cpu/online": "0-1\n",
+      });
+      const pristine = snapshot(tree);
+      const stack = `vpl-test-${process.pid}`;
+      const stateDir = join(LAB_STATE_ROOT, stack);
+      const env = {
+        ...irqEnv(tree, stateDir, "0"),
+        ...sysctlEnv(tree, stateDir, ["vm.swappiness=0"]),
+        LAB_STACK: stack,
+        LAB_STATE_ROOT,
+      };
+      try {
+        for (const [path, name, tuning] of [
+          [SYSCTL, "sysctl.prev", "sysctl"],
+          [IRQ, "irqbalance.prev", "irqbalance"],
+        ] as const) {
+          const held = labRecord(name);
+          if (!held) continue;
+          const other = dirname(held) === LAB_STATE_ROOT ? "a lab from before per-stack state" : "stack ";
+          fails(
+            run(path, "apply", env),
+            new RegExp(`tuning ${tuning} is held by ${other}`),
+            /\(record \/var\/lib\/vhost-perf-lab\//,
+          );
+          assert.equal(existsSync(stateDir), false);
+        }
+        assert.deepEqual(snapshot(tree), pristine);
+      } finally {
+        rmSync(stateDir, { recursive: true, force: true });
+      }
+    }),
+);
 
 test(
   "dut-sysctl.sh on this machine: vm.swappiness=0 and kernel.randomize_va_space=0, then exactly as before",
-  { skip: realSkip || (!existsSync("/proc/sys/vm/swappiness") && "no /proc/sys") },
+  {
+    skip: realSkip || (!existsSync("/proc/sys/vm/swappiness") && "no /proc/sys") || heldHere("sysctl.prev"),
+  },
   () =>
     withTmp(({ state }) => {
       const keys = ["vm/swappiness", "kernel/randomize_va_space"];
@@ -712,7 +740,12 @@ test(
       } finally {
         reverted = run(SYSCTL, "revert", env); // whatever happened above
       }
-      assert.deepEqual(ok(reverted), { tuning: "sysctl", action: "revert", restored: 2 });
+      assert.deepEqual(ok(reverted), {
+        tuning: "sysctl",
+        action: "revert",
+        restored: 2,
+        changedSinceApply: [],
+      });
       assert.deepEqual(now(), before);
     }),
 );
@@ -742,7 +775,8 @@ test(
     skip:
       realSkip ||
       (!existsSync("/proc/irq/default_smp_affinity") && "no /proc/irq") ||
-      (realIrqbalanceRuns() && "irqbalance runs here: not stopping the host's daemon in a test"),
+      (realIrqbalanceRuns() && "irqbalance runs here: not stopping the host's daemon in a test") ||
+      heldHere("irqbalance.prev"),
   },
   () =>
     withTmp(({ state }) => {
@@ -753,9 +787,11 @@ test(
       const before = new Map(files.map((f) => [f, read(f)]));
       const env = { LAB_STATE_DIR: state, IRQ_CPUS: "0" };
       let reverted: Run | undefined;
+      let movedNow = -1;
       try {
         const out = ok(run(IRQ, "apply", env));
         const { moved, unmovable, ...rest } = out as { moved: number; unmovable: number };
+        movedNow = moved;
         assert.deepEqual(rest, {
           tuning: "irqbalance",
           action: "apply",
@@ -776,9 +812,371 @@ test(
       assert.deepEqual(ok(reverted), {
         tuning: "irqbalance",
         action: "revert",
-        restored: lists.length + 1,
+        restored: movedNow + 1, // the default and the moved ones (unmovable ones are not recorded)
         irqbalance: "not-running",
       });
       for (const [f, v] of before) assert.equal(read(f), v, f);
+    }),
+);
+
+// ---------------------------------------------------------------- issue 9: held tunings
+
+/** Two stacks' state directories under one state root, as step.sh gives them. */
+function stackEnv(root: string, stack: string): Record<string, string> {
+  return { LAB_STACK: stack, LAB_STATE_ROOT: join(root, "lab"), LAB_STATE_DIR: join(root, "lab", stack) };
+}
+
+test(
+  "host-global tunings: apply refuses before changing anything when another stack's record holds the same tuning",
+  { skip: noBash },
+  () =>
+    withTmp(({ tree, root }) => {
+      put(tree, SYSCTL_TREE);
+      put(tree, {
+        "proc/irq/default_smp_affinity": "3\n",
+        "proc/irq/5/smp_affinity_list": "0-1\n",
+        "sys/devices/system/cpu/online": "0-1\n",
+      });
+      cpufreqTree(tree, "boost");
+      const pristine = snapshot(tree);
+      const a = stackEnv(root, "alpha");
+      const b = stackEnv(root, "beta");
+      const sysctl = { ...sysctlEnv(tree, "", ["vm.swappiness=0"]), ...a };
+      const irq = { ...irqEnv(tree, "", "0"), ...a };
+      const gov = { ...cpufreqEnv(tree, "", "performance", ""), ...a };
+      const turbo = { ...cpufreqEnv(tree, "", "", "off"), ...a };
+      // alpha holds sysctl, irqbalance and the governor
+      ok(run(SYSCTL, "apply", sysctl));
+      ok(run(IRQ, "apply", irq));
+      ok(run(CPUFREQ, "apply", gov));
+      const applied = snapshot(tree);
+      const fix = (x: string): RegExp =>
+        new RegExp(
+          `^\\[\\w+\\] ERROR: tuning ${x} is held by stack alpha \\(record ${join(root, "lab", "alpha")}/\\S+\\); ` +
+            `fix: destroy that stack or remove ${x} from vhost-perf-lab:tuning\\.apply$`,
+          "m",
+        );
+      fails(run(SYSCTL, "apply", { ...sysctl, ...b }), fix("sysctl"));
+      fails(run(IRQ, "apply", { ...irq, ...b }), fix("irqbalance"));
+      fails(run(CPUFREQ, "apply", { ...gov, ...b }), fix("cpu-governor"));
+      assert.deepEqual(snapshot(tree), applied, "nothing changed");
+      assert.equal(existsSync(b.LAB_STATE_DIR!), false, "no record for beta");
+      // the turbo is not held by alpha: beta may take it, and alpha then may not
+      ok(run(CPUFREQ, "apply", { ...turbo, ...b }));
+      assert.equal(read(join(tree, "sys/devices/system/cpu/cpufreq/boost")), "0\n");
+      fails(run(CPUFREQ, "apply", { ...turbo, ...a }), /tuning turbo-off is held by stack beta/);
+      // a stack's own record is no conflict: alpha applies again
+      ok(run(SYSCTL, "apply", sysctl));
+      ok(run(IRQ, "apply", irq));
+      ok(run(CPUFREQ, "apply", gov));
+      for (const s of [SYSCTL, IRQ, CPUFREQ]) ok(run(s, "revert", { ...gov, ...irq, ...sysctl }));
+      ok(run(CPUFREQ, "revert", { ...turbo, ...b }));
+      assert.deepEqual(snapshot(tree), pristine);
+      // now beta may hold sysctl
+      ok(run(SYSCTL, "apply", { ...sysctl, ...b }));
+      ok(run(SYSCTL, "revert", { ...sysctl, ...b }));
+      assert.deepEqual(snapshot(tree), pristine);
+
+      // a record of a lab from before per-stack state (directly under the state root)
+      put(root, { "lab/sysctl.prev": "vm.swappiness=60\n" });
+      fails(
+        run(SYSCTL, "apply", sysctl),
+        /tuning sysctl is held by a lab from before per-stack state \(record .*\/lab\/sysctl\.prev\)/,
+      );
+      assert.deepEqual(snapshot(tree), pristine);
+    }),
+);
+
+// ---------------------------------------------------------------- issue 9: changed by hand
+
+test(
+  "dut-sysctl.sh revert: a value changed by hand since apply is put back to the original all the same and reported; a second revert is a no-op",
+  { skip: noBash },
+  () =>
+    withTmp(({ tree, state }) => {
+      put(tree, SYSCTL_TREE);
+      const pristine = snapshot(tree);
+      const env = sysctlEnv(tree, state, ["vm.swappiness=0", "vm.max_map_count>=262144", "vm.dirty_ratio=5"]);
+      ok(run(SYSCTL, "apply", env));
+      writeFileSync(join(tree, "proc/sys/vm/swappiness"), "33\n"); // by hand, since
+      writeFileSync(join(tree, "proc/sys/vm/dirty_ratio"), "20\n"); // by hand, back to the original
+      const r = run(SYSCTL, "revert", env);
+      assert.deepEqual(ok(r), {
+        tuning: "sysctl",
+        action: "revert",
+        restored: 3,
+        changedSinceApply: [{ key: "vm.swappiness", applied: "0", found: "33" }],
+      });
+      assert.match(
+        r.stderr,
+        /^\[sysctl\] WARNING: vm\.swappiness was changed since apply \(applied '0', found '33'\): putting back the recorded original '60'/m,
+      );
+      assert.deepEqual(snapshot(tree), pristine);
+      const again = run(SYSCTL, "revert", env);
+      assert.deepEqual(ok(again), { tuning: "sysctl", action: "revert", restored: 0, changedSinceApply: [] });
+      assert.match(again.stderr, /nothing recorded/);
+      assert.deepEqual(snapshot(tree), pristine);
+    }),
+);
+
+test("dut-cpufreq.sh revert reports a governor changed by hand since apply", { skip: noBash }, () =>
+  withTmp(({ tree, state }) => {
+    cpufreqTree(tree, "boost");
+    const pristine = snapshot(tree);
+    const env = cpufreqEnv(tree, state, "performance", "off");
+    ok(run(CPUFREQ, "apply", env));
+    writeFileSync(join(tree, "sys/devices/system/cpu/cpu1/cpufreq/scaling_governor"), "ondemand\n");
+    assert.deepEqual(ok(run(CPUFREQ, "revert", env)), {
+      tuning: "cpufreq",
+      action: "revert",
+      restored: 3,
+      changedSinceApply: [
+        {
+          key: "devices/system/cpu/cpu1/cpufreq/scaling_governor",
+          applied: "performance",
+          found: "ondemand",
+        },
+      ],
+    });
+    assert.deepEqual(snapshot(tree), pristine);
+  }),
+);
+
+// ---------------------------------------------------------------- issue 9: IRQ revert failures
+
+test(
+  "dut-irq-affinity.sh revert: an affinity it cannot restore fails the revert naming the IRQ and stays in the record; a second revert finishes",
+  { skip: noUnwritable },
+  () =>
+    withTmp(({ tree, state }) => {
+      put(tree, {
+        "proc/irq/default_smp_affinity": "3\n",
+        "proc/irq/1/smp_affinity_list": "0-1\n",
+        "proc/irq/8/smp_affinity_list": "0-1\n",
+        "proc/irq/11/smp_affinity_list": "0-1\n",
+        "sys/devices/system/cpu/online": "0-1\n",
+      });
+      const pristine = snapshot(tree);
+      const env = irqEnv(tree, state, "0");
+      assert.equal(ok(run(IRQ, "apply", env)).moved, 3);
+      // a driver now holds irqs 8 and 11: their affinity refuses every write
+      link(tree, "proc/irq/8/smp_affinity_list", UNWRITABLE!);
+      link(tree, "proc/irq/11/smp_affinity_list", UNWRITABLE!);
+      const r = run(IRQ, "revert", env);
+      fails(
+        r,
+        /could not restore the affinity of irq 8 \(to 0-1: \S.*\) irq 11 \(to 0-1: \S.*\)/,
+        /run revert again/,
+      );
+      assert.equal(read(join(tree, "proc/irq/default_smp_affinity")), "3\n");
+      assert.equal(read(join(tree, "proc/irq/1/smp_affinity_list")), "0-1\n");
+      assert.equal(
+        read(join(state, "irqbalance.prev")),
+        "irqbalance=not-running\nirq 8=0-1\nirq 11=0-1\n",
+        "exactly what was not restored",
+      );
+      // the same again: still failing, the record unchanged
+      fails(run(IRQ, "revert", env), /irq 8 .*irq 11/);
+      // the driver lets go of irq 11 only
+      rmSync(join(tree, "proc/irq/11/smp_affinity_list"));
+      put(tree, { "proc/irq/11/smp_affinity_list": "0\n" });
+      fails(run(IRQ, "revert", env), /could not restore the affinity of irq 8 \(/);
+      assert.equal(read(join(state, "irqbalance.prev")), "irqbalance=not-running\nirq 8=0-1\n");
+      assert.equal(read(join(tree, "proc/irq/11/smp_affinity_list")), "0-1\n");
+      // and of irq 8
+      rmSync(join(tree, "proc/irq/8/smp_affinity_list"));
+      put(tree, { "proc/irq/8/smp_affinity_list": "0\n" });
+      assert.deepEqual(ok(run(IRQ, "revert", env)), {
+        tuning: "irqbalance",
+        action: "revert",
+        restored: 1,
+        irqbalance: "not-running",
+      });
+      assert.equal(existsSync(join(state, "irqbalance.prev")), false);
+      assert.deepEqual(snapshot(tree), pristine);
+    }),
+);
+
+test(
+  "dut-irq-affinity.sh revert: an unmovable IRQ that apply never moved is no failure, even when its affinity changed since",
+  {
+    skip:
+      noUnwritable ||
+      (UNWRITABLE_FILES.length < 2 && "needs two read-only kernel files with different values"),
+  },
+  () =>
+    withTmp(({ tree, state }) => {
+      put(tree, {
+        "proc/irq/default_smp_affinity": "3\n",
+        "proc/irq/1/smp_affinity_list": "0-1\n",
+        "sys/devices/system/cpu/online": "0-1\n",
+      });
+      link(tree, "proc/irq/9/smp_affinity_list", UNWRITABLE_FILES[0]!);
+      const env = irqEnv(tree, state, "0");
+      assert.deepEqual(ok(run(IRQ, "apply", env)), {
+        tuning: "irqbalance",
+        action: "apply",
+        cpus: "0",
+        irqbalance: "not-running",
+        moved: 1,
+        unmovable: 1,
+      });
+      assert.doesNotMatch(read(join(state, "irqbalance.prev")), /^irq 9=/m);
+      // the kernel moved the managed interrupt itself (a CPU went offline and back, say)
+      link(tree, "proc/irq/9/smp_affinity_list", UNWRITABLE_FILES[1]!);
+      assert.deepEqual(ok(run(IRQ, "revert", env)), {
+        tuning: "irqbalance",
+        action: "revert",
+        restored: 2,
+        irqbalance: "not-running",
+      });
+      assert.equal(read(join(tree, "proc/irq/1/smp_affinity_list")), "0-1\n");
+    }),
+);
+
+// ---------------------------------------------------------------- issue 9: cancel, broken stderr
+
+interface Held {
+  name: string;
+  script: string;
+  /** the fake tree, the env of one apply, the file whose read holds the apply mid-way, and at
+   * which read of it (by then the apply has changed something already) */
+  setup: (tree: string, state: string) => { env: Record<string, string>; stallFile: string; stallAt: number };
+  /** what the apply changes before it is held: proves the run was mid-way */
+  changed: (tree: string) => boolean;
+}
+
+const HELD: Held[] = [
+  {
+    name: "dut-sysctl.sh",
+    script: SYSCTL,
+    setup: (tree, state) => {
+      put(tree, SYSCTL_TREE);
+      // reads of dirty_ratio: 1 first touch, 2 before its write (swappiness is written by then)
+      const env = sysctlEnv(tree, state, ["vm.swappiness=0", "vm.dirty_ratio=5"]);
+      return { env, stallFile: join(tree, "proc/sys/vm/dirty_ratio"), stallAt: 2 };
+    },
+    changed: (tree) => read(join(tree, "proc/sys/vm/swappiness")) === "0\n",
+  },
+  {
+    name: "dut-irq-affinity.sh",
+    script: IRQ,
+    setup: (tree, state) => {
+      put(tree, {
+        "proc/irq/default_smp_affinity": "3\n",
+        "proc/irq/1/smp_affinity_list": "0-1\n",
+        "proc/irq/8/smp_affinity_list": "0-1\n",
+        "sys/devices/system/cpu/online": "0-1\n",
+      });
+      // reads of irq 8: 1 first touch, 2 in the move loop (default and irq 1 moved by then)
+      return {
+        env: irqEnv(tree, state, "0"),
+        stallFile: join(tree, "proc/irq/8/smp_affinity_list"),
+        stallAt: 2,
+      };
+    },
+    changed: (tree) => read(join(tree, "proc/irq/1/smp_affinity_list")) === "0\n",
+  },
+  {
+    name: "dut-cpufreq.sh",
+    script: CPUFREQ,
+    setup: (tree, state) => {
+      cpufreqTree(tree, "boost");
+      // reads of cpu1's governor: 1 first touch, 2 before its write (cpu0 written by then)
+      return {
+        env: cpufreqEnv(tree, state, "performance", "off"),
+        stallFile: join(tree, "sys/devices/system/cpu/cpu1/cpufreq/scaling_governor"),
+        stallAt: 2,
+      };
+    },
+    changed: (tree) =>
+      read(join(tree, "sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")) === "performance\n",
+  },
+];
+
+for (const h of HELD) {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    test(
+      `${h.name}: ${signal} in the middle of apply puts back what the run changed and exits non-zero`,
+      { skip: noBash },
+      () =>
+        withTmp(async ({ tree, state, root }) => {
+          const { env, stallFile, stallAt } = h.setup(tree, state);
+          const pristine = snapshot(tree);
+          const ready = join(root, "held");
+          const bin = fakeBin(join(root, "bin"));
+          // the stall is read through the stand-in cat: the tree is as the script left it then
+          let changedWhenHeld = false;
+          const poll = setInterval(() => {
+            if (existsSync(ready) && !changedWhenHeld) changedWhenHeld = h.changed(tree);
+          }, 5);
+          const r = await runCancelled(
+            h.script,
+            "apply",
+            {
+              ...env,
+              PATH_PREFIX: bin,
+              STALL_FILE: stallFile,
+              STALL_AT: String(stallAt),
+              STALL_READY: ready,
+            },
+            ready,
+            signal,
+          );
+          clearInterval(poll);
+          assert.ok(r.reached, `the apply was held mid-way: ${r.stderr}`);
+          assert.ok(changedWhenHeld, "the apply had changed something when it was cancelled");
+          assert.equal(r.status, signal === "SIGTERM" ? 143 : 130, r.stderr);
+          assert.equal(r.stdout, "");
+          assert.match(
+            r.stderr,
+            new RegExp(`stopped by ${signal} during apply: putting back what this run changed`),
+          );
+          assert.deepEqual(snapshot(tree), pristine);
+          assert.equal(
+            existsSync(
+              join(
+                state,
+                h.script === SYSCTL ? "sysctl.prev" : h.script === IRQ ? "irqbalance.prev" : "cpufreq.prev",
+              ),
+            ),
+            false,
+          );
+        }),
+    );
+  }
+}
+
+test(
+  "tuning scripts with a broken stderr (connection gone, no tee -p): apply and revert run to their end; a failing apply still undoes itself",
+  { skip: noBash || noPython },
+  () =>
+    withTmp(({ tree, state }) => {
+      for (const h of HELD) {
+        const { env } = h.setup(tree, state);
+        const pristine = snapshot(tree);
+        const a = runBrokenStderr(h.script, "apply", env);
+        assert.equal(a.status, 0, `${h.name} apply: exit ${a.status}`);
+        assert.ok(h.changed(tree), `${h.name} applied`);
+        assert.equal(JSON.parse(a.stdout.trim()).action, "apply");
+        const r = runBrokenStderr(h.script, "revert", env);
+        assert.equal(r.status, 0, `${h.name} revert: exit ${r.status}`);
+        assert.deepEqual(snapshot(tree), pristine, h.name);
+        rmSync(tree, { recursive: true });
+        mkdirSync(tree);
+      }
+      if (UNWRITABLE) {
+        put(tree, SYSCTL_TREE);
+        link(tree, "proc/sys/kernel/locked", UNWRITABLE);
+        const pristine = snapshot(tree);
+        const r = runBrokenStderr(
+          SYSCTL,
+          "apply",
+          sysctlEnv(tree, state, ["vm.swappiness=0", "kernel.locked=1"]),
+        );
+        assert.equal(r.status, 1);
+        assert.deepEqual(snapshot(tree), pristine, "the failed apply undid itself");
+        assert.equal(existsSync(join(state, "sysctl.prev")), false);
+      }
     }),
 );
