@@ -2,7 +2,7 @@
 // connect, gather facts and tune it, build QEMU from source, deploy the VM image, start the
 // vswitch and the vhost-user VMs; then run the benchmark matrix and export its results.
 import * as pulumi from "@pulumi/pulumi";
-import { duts, type VethNic } from "./lib/lab";
+import { checkHostFacts, duts, formatErrors, type VethNic } from "./lib/lab";
 import { benchPlan } from "./lib/plan/benchPlan";
 import { loadLab } from "./components/shared/loadLab";
 import { LocalSshd } from "./components/ssh/LocalSshd";
@@ -40,6 +40,19 @@ const labs = duts(lab).map((host) => {
     tuning: lab.tuning,
     accel: lab.qemu.accel,
     connection,
+    // CPUs, NUMA node, hugepage size, NIC PCI addresses and memory, before anything changes
+    preflight: (f) => {
+      const errors = checkHostFacts(host, lab, {
+        cpusOnline: f.cpusOnlineList,
+        numaNodes: f.numaNodeList,
+        hugepageSizesKiB: f.hugepageSizesKiB,
+        memTotalMiB: f.memTotalMiB,
+        memAvailableMiB: f.memAvailableMiB,
+        hugepagesFreeBySizeKiB: f.hugepagesFreeBySizeKiB,
+        pciAddresses: f.pciAddresses,
+      });
+      return errors.length === 0 ? [] : [formatErrors(errors)];
+    },
     dirs: [qemuStackRoot(lab.qemu.prefix, stack)],
   });
   // 2. QEMU from source, 3. the guest image (side by side)

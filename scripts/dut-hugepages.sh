@@ -389,6 +389,27 @@ apply() {
   result "$p" "$size" "$mnt" "\"before\":$r_before,\"added\":$r_added,\"others\":$others" "\"requested\":$count"
 }
 
+# Processes still using the stack's own mount (under its run dir, used by nothing else) were
+# left by an interrupted run whose steps Pulumi never recorded (e.g. a VM whose start finished
+# after the CLI was killed): stop them, TERM then KILL, and say which.
+stop_stack_users() {
+  local m=$1 pids pid i
+  case "$m" in "${LAB_RUN_DIR:-/nonexistent}"/*) ;; *) return 0 ;; esac
+  pids=$(fuser -m "$m" 2>/dev/null | tr -s ' ' '\n' | grep -E '^[0-9]+$' || true)
+  [ -n "$pids" ] || return 0
+  for pid in $pids; do
+    log "stopping pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null || echo gone)): it still uses this stack's mount $m (left by an interrupted run)"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for i in $(seq 1 50); do
+    pids=$(fuser -m "$m" 2>/dev/null | tr -s ' ' '\n' | grep -E '^[0-9]+$' || true)
+    [ -n "$pids" ] || return 0
+    [ "$i" -lt 50 ] && sleep 0.1
+  done
+  for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+  sleep 0.5
+}
+
 revert() {
   local p
   if [ ! -f "$prev" ] && [ ! -f "$legacy" ]; then
@@ -402,6 +423,7 @@ revert() {
   p=$(pool_of "$r_size")
   if [ "$r_mount_created" = yes ]; then
     if mount_at "$r_mount" >/dev/null; then
+      stop_stack_users "$r_mount"
       umount -- "$r_mount" ||
         die "cannot unmount $r_mount (in use: $(fuser -m "$r_mount" 2>/dev/null || true)); fix: stop the lab's processes that use it and run revert again; what is left is in $prev"
       log "unmounted $r_mount"

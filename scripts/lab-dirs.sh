@@ -41,6 +41,12 @@ up() {
 
 down() {
   local d p left
+  # liveness records of steps Pulumi no longer tracks (an interrupted up): metadata only
+  if [ -n "${LAB_STATE_DIR:-}" ] && [ -d "$LAB_STATE_DIR/steps" ]; then
+    left=$(ls -A -- "$LAB_STATE_DIR/steps")
+    [ -z "$left" ] || printf '[lab-dirs] liveness records of untracked steps removed: %s\n' "$(echo "$left" | tr '\n' ' ')" >&2
+    rm -rf -- "$LAB_STATE_DIR/steps"
+  fi
   for d in "${dirs[@]}"; do
     if [ -n "${LAB_RUN_DIR:-}" ] && [ "$d" = "$LAB_RUN_DIR" ] && [ -d "$d" ]; then
       left=$(find "$d" -mindepth 1 ! -name "$MARK" ! -type d -printf '%P ' 2>/dev/null | head -c 400)

@@ -18,6 +18,14 @@ export interface DutFacts {
   kvmReason: string;
   systemd: boolean;
   cmdline: string;
+  cpusOnlineList: number[];
+  numaNodeList: number[];
+  hugepageSizesKiB: number[];
+  memTotalMiB: number;
+  memAvailableMiB: number;
+  hugepagesFreeBySizeKiB: Record<string, number>;
+  pciAddresses: string[];
+  bootId: string;
 }
 
 export interface DutHostArgs {
@@ -154,7 +162,6 @@ export class DutHost extends pulumi.ComponentResource {
           HUGEPAGES_SIZE: args.host.hugepages.size,
           HUGEPAGES_COUNT: String(args.host.hugepages.count),
         },
-        [],
       );
       this.hugepages = lastJson(hp.stdout);
       this.hugepagesToken = stepToken(hp);

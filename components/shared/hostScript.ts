@@ -72,6 +72,11 @@ export function stepCommand(words: string[]): string {
   ].join(" ");
 }
 
+/** A step's stdin: the bundle (base64 tar.gz) on the first line, then "NAME base64(value)" per secret. */
+export function stepStdin(payload: string, secrets: [string, string][]): string {
+  return [payload, ...secrets.map(([k, v]) => `${k} ${Buffer.from(v, "utf8").toString("base64")}`)].join("\n").concat("\n");
+}
+
 /**
  * A provisioning step on a host, run over SSH as root by scripts/lib/step.sh: the project's
  * scripts (and the files they need) travel as a tar.gz on the command's stdin, with the secrets,
@@ -123,11 +128,7 @@ export function hostScript(
   const secretNames = Object.keys(args.secretFiles ?? {}).sort();
   const secretValues = pulumi.all(secretNames.map((k) => pulumi.output(args.secretFiles![k]!)));
   const stdin = pulumi.secret(
-    secretValues.apply((values) =>
-      [payload, ...secretNames.map((k, i) => `${k} ${Buffer.from(values[i]!, "utf8").toString("base64")}`)]
-        .join("\n")
-        .concat("\n"),
-    ),
+    secretValues.apply((values) => stepStdin(payload, secretNames.map((k, i) => [k, values[i]!]))),
   );
   const environment = pulumi.output(args.environment ?? {}).apply((env) => ({
     ...env,

@@ -18,7 +18,7 @@ export function loadLab(): Lab {
     }
     config[key.slice(prefix.length)] = value;
   }
-  const result = parseLab(config, `Pulumi.${pulumi.getStack()}.yaml`);
+  const result = parseLab(config, `Pulumi.${pulumi.getStack()}.yaml`, { stack: pulumi.getStack() });
   if (!result.ok) {
     throw new pulumi.RunError(`the lab config has errors:\n${formatErrors(result.errors)}`);
   }

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { Host } from "../../lib/lab";
+import { parseHostKey, type Host } from "../../lib/lab";
 import type { Connection } from "../shared/hostScript";
 
 /**
@@ -32,13 +32,17 @@ export function configuredConnection(host: Host): pulumi.Output<Connection> {
     case "key":
       hostKey = ssh.hostKey.key;
       break;
-    case "file":
-      hostKey = read("hostKey.file", ssh.hostKey.path).trim().split(/\s+/).slice(0, 2).join(" ");
+    case "file": {
+      // the same rule as lab:check, the command provider and the benchmark runner
+      const r = parseHostKey(read("hostKey.file", ssh.hostKey.path), { host: ssh.host, port: ssh.port });
+      if (!r.ok) {
+        throw new pulumi.RunError(
+          `vhost-perf-lab:hosts (${host.name}).ssh.hostKey.file ${ssh.hostKey.path}: ${r.error}; fix: ${r.fix}`,
+        );
+      }
+      hostKey = r.line;
       break;
-    case "fingerprint":
-      throw new pulumi.RunError(
-        `vhost-perf-lab:hosts (${host.name}).ssh.hostKey: a fingerprint cannot be pinned by the command provider; fix: give the full public host key ("ssh-ed25519 AAAA...", from ssh-keyscan) or a .pub file`,
-      );
+    }
   }
   return pulumi.secret({
     host: ssh.host,

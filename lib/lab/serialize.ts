@@ -20,7 +20,7 @@ function keyRef(k: KeyRef): unknown {
 
 function hostKeyRef(k: HostKeyRef): unknown {
   if (k.kind === "file") return { file: k.path };
-  return k.kind === "key" ? k.key : k.fingerprint; // (fingerprint: never produced by parseLab)
+  return k.key;
 }
 
 function nic(n: Nic): Record<string, unknown> {

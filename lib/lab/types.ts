@@ -117,12 +117,7 @@ export type KeyRef = { kind: "secret"; secret: Secret } | { kind: "file"; path: 
  */
 export type HostKeyRef =
   | { kind: "key"; key: string }
-  | { kind: "file"; path: string }
-  /**
-   * @deprecated never produced: fingerprints are refused by parseLab. Kept only until
-   * components/ssh/connection.ts drops its `case "fingerprint"`; then remove this variant.
-   */
-  | { kind: "fingerprint"; fingerprint: string };
+  | { kind: "file"; path: string };
 
 /** CPU roles of one host, as sorted CPU id lists. */
 export interface CpuPlan {

@@ -14,8 +14,9 @@
 #       - the script's stdout goes to a file (its last line is the step's JSON result); stderr
 #         is streamed through `tee -p`: a dropped SSH connection cannot SIGPIPE the script, it
 #         runs to its end (its result, or its own undo), and this runner cleans up
-#       - after a successful up: a liveness record $LAB_STATE_DIR/steps/<step> (boot id, the
-#         script's reported pid and its start time) for `probe`; down removes it
+#       - after a successful up of a step with a probe (PULUMI_COMMAND_READ set): a liveness
+#         record $LAB_STATE_DIR/steps/<step> (boot id, the script's reported pid and its start
+#         time) for `probe`; down removes it
 #       - an up whose result cannot be sent back (the connection is gone) is undone with the
 #         step's teardown, LAB_STEP_DOWN ("<script> [args...]"): Pulumi will not record it
 #   step.sh <bundle dir> probe boot|persistent <step> [<script> <args...>]
@@ -59,7 +60,8 @@ for pair in ${LAB_FILE_ENV:-}; do
 done
 unset LAB_FILE_ENV
 
-boot_id() { cat /proc/sys/kernel/random/boot_id; }
+# VPL_BOOT_ID_FILE: tests only (a host "reboots" when its content changes)
+boot_id() { cat "${VPL_BOOT_ID_FILE:-/proc/sys/kernel/random/boot_id}"; }
 # field 22 of /proc/<pid>/stat: start time in clock ticks since boot
 start_time() {
   local stat
@@ -127,7 +129,7 @@ run() {
     tee -p -a -- "$bundle/.stderr" >&2 9<&-
   rc=${PIPESTATUS[0]}
   set -e
-  if [ "$rc" -eq 0 ]; then
+  if [ "$rc" -eq 0 ] && [ -n "${PULUMI_COMMAND_READ:-}" ]; then
     if [ "$role" = up ]; then
       record_step "$step" "$bundle/.stdout"
     else
