@@ -115,6 +115,7 @@ const labs = duts(lab).map((host) => {
     .all([pulumi.output(connection), vswitch.status, pulumi.all(vms.map((v) => v.status))])
     .apply(([c, sw, vmStatus]) =>
       benchPlan(lab, {
+        stack,
         host,
         ssh: {
           host: String(c.host),
@@ -129,7 +130,7 @@ const labs = duts(lab).map((host) => {
         tg: { netns: tgPorts.netns, txIf: tgPorts.nsIfs[0]!, rxIf: tgPorts.nsIfs[1]! },
       }),
     );
-  const bench = new Benchmark(`${host.name}-bench`, { plan, dependsOn: vms.map((v) => v.ready) });
+  const bench = new Benchmark(`${host.name}-bench`, { plan, connection, dependsOn: vms.map((v) => v.ready) });
   return { host, dut, qemu, image, vms, bench };
 });
 

@@ -155,8 +155,17 @@ const remoteScripts: Record<string, (env: Env, args: string[], create: string) =
     kvmReason: "/dev/kvm is kvm-pvm (software nested virtualisation)",
     systemd: false,
     cmdline: "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro",
+    cpusOnlineList: [0, 1],
+    numaNodeList: [0],
+    hugepageSizesKiB: [2048, 1048576],
+    memTotalMiB: 7940,
+    memAvailableMiB: 7000,
+    hugepagesFreeBySizeKiB: { "2048": 0, "1048576": 0 },
+    pciAddresses: ["0000:00:01.0", "0000:18:00.0", "0000:18:00.1", "0000:3b:00.0", "0000:3b:00.1"],
+    bootId: "00000000-0000-0000-0000-000000000001",
   }),
   "lab-dirs.sh": (env) => ({ dirs: env["LAB_DIRS"] }),
+  "sched-restore.sh": () => ({ record: false, restored: 0 }),
   "dut-hugepages.sh": (env) => {
     const count = Number(env["HUGEPAGES_COUNT"]);
     return {
