@@ -4,16 +4,26 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { BenchPlan } from "../../lib/bench/plan";
 import type { BenchReport, CellReport } from "../../lib/bench/report";
+import { hostScript, type Connection } from "../shared/hostScript";
 import { contentHash, repoRoot } from "../shared/scripts";
 import { shellJoin } from "../shared/shell";
 
 export interface BenchmarkArgs {
   /** the runner's plan; a secret (it carries the SSH key) */
   plan: pulumi.Input<BenchPlan>;
+  /**
+   * the DUT's connection (the same the DUT's host steps use): the guard step runs
+   * scripts/sched-restore.sh there, so `pulumi destroy` restores what a killed runner changed
+   */
+  connection: pulumi.Input<Connection>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
-/** Content of the runner's code, so a changed runner measures again. */
+/** The run's timeout in Pulumi; the runner stops (and restores) by itself a minute before. */
+const RUN_TIMEOUT_S = 4 * 3600;
+const RUNNER_TIME_LIMIT_S = RUN_TIMEOUT_S - 60;
+
+/** Content of the runner's code (and the restore script it ships), so a changed runner measures again. */
 function runnerHash(): string {
   const root = repoRoot();
   const files: string[] = [];
@@ -25,7 +35,7 @@ function runnerHash(): string {
     }
   };
   for (const d of ["lib/bench", "lib/measure"]) walk(path.join(root, d));
-  files.push(path.join(root, "bin", "bench-runner.ts"));
+  files.push(path.join(root, "bin", "bench-runner.ts"), path.join(root, "scripts", "sched-restore.sh"));
   return contentHash(...files.sort().map((f) => fs.readFileSync(f, "utf8")));
 }
 
@@ -34,6 +44,14 @@ function runnerHash(): string {
  * command on the machine running Pulumi, after every host is up. It reaches the hosts over SSH,
  * applies and reverts cfsrr1 per cell, and prints one JSON document; its cells become outputs.
  * It runs again only when the plan or the runner changes.
+ *
+ * Before any scheduling change the runner writes a record on the DUT
+ * (/run/vhost-perf-lab/<stack>/sched.record) and removes it after a clean revert; on SIGINT,
+ * SIGTERM (the provider's cancel) or its own time limit it restores everything and exits non-zero
+ * within the provider's grace. A SIGKILL cannot be handled: the guard step, created before the
+ * run, covers it. Its up (`sched-restore.sh check`) restores a record a killed run left before a
+ * new run starts, and its down (`sched-restore.sh down`) does the same at `pulumi destroy`, after
+ * the run and before the VMs and the vswitch go.
  */
 export class Benchmark extends pulumi.ComponentResource {
   readonly report: pulumi.Output<BenchReport>;
@@ -42,7 +60,26 @@ export class Benchmark extends pulumi.ComponentResource {
   constructor(name: string, args: BenchmarkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:benchmark:Benchmark", name, {}, opts);
     const root = repoRoot();
-    const run = `${shellJoin(["node", path.join(root, "bin", "run-ts.cjs"), path.join(root, "bin", "bench-runner.ts")])}; rc=$?; [ "$rc" -le 1 ] || exit "$rc"`;
+    const guard = hostScript(
+      `${name}-sched-guard`,
+      {
+        connection: args.connection,
+        up: { script: "sched-restore.sh", args: ["check"] },
+        down: { script: "sched-restore.sh", args: ["down"] },
+      },
+      { parent: this, dependsOn: args.dependsOn },
+    );
+    // exec: the runner is the process the provider signals (no shell in between that would die
+    // at once and leave the runner's restore unwaited for). Failed cells are reported in the
+    // outputs, so they do not fail the step (--tolerate-failed-cells); an interrupt does.
+    const run = `exec ${shellJoin([
+      "node",
+      path.join(root, "bin", "run-ts.cjs"),
+      path.join(root, "bin", "bench-runner.ts"),
+      "--tolerate-failed-cells",
+      "--time-limit",
+      String(RUNNER_TIME_LIMIT_S),
+    ])}`;
     const planJson = pulumi.output(args.plan).apply((p) => JSON.stringify(p));
     const cmd = new command.local.Command(
       `${name}-run`,
@@ -54,7 +91,11 @@ export class Benchmark extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false,
         logging: "stderr",
       },
-      { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "4h", update: "4h" } },
+      {
+        parent: this,
+        dependsOn: [guard, ...(args.dependsOn ?? [])],
+        customTimeouts: { create: `${RUN_TIMEOUT_S}s`, update: `${RUN_TIMEOUT_S}s` },
+      },
     );
     // stdout is stored as a secret because stdin is one; the report itself holds no secret
     this.report = pulumi.unsecret(cmd.stdout).apply((s) => {

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parsePlan, type TrafgenSpec } from "./plan";
 import { LocalExec, SshExec, withEnv } from "./remote";
-import { findTelemetryClient, runBench } from "./runner";
+import { findScript, findTelemetryClient, runBench } from "./runner";
 import { TrafgenGenerator } from "./trafgenGenerator";
 
 function scriptsDir(): string | null {
@@ -129,10 +129,13 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
       dstMac: "02:00:00:00:00:02",
       sources: 254,
       settleS: 0.3,
-      configDir: `${work}/trafgen`,
       trafgen: "trafgen",
     };
   };
+  const genOpts = (runDir = `${work}/run`) => ({
+    runDir,
+    cleanupScript: findScript("sched-restore.sh") as string,
+  });
 
   it("the vswitch runs with one rte-worker thread", () => {
     assert.ok(vswitch && vswitch.pid > 0);
@@ -141,19 +144,23 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
   });
 
   it("a trafgen trial sends what it was asked and gets most of it back", async () => {
-    const gen = new TrafgenGenerator(local, spec());
+    const gen = new TrafgenGenerator(local, spec(), genOpts());
     const counts = await gen.runTrial({ loadPps: 20000, durationS: 1, frame: 64 });
     assert.equal(counts.offeredCount, 20000);
     assert.ok(counts.receivedCount > 10000 && counts.receivedCount <= 20000, JSON.stringify(counts));
     assert.ok((gen.lastTrial?.wallS ?? 9) < 1.5, `trafgen took ${gen.lastTrial?.wallS} s`);
     assert.ok((gen.lastTrial?.trafgenS ?? 0) > 0.9, "trafgen's own send time was parsed");
-    await gen.cleanup();
+    await gen.stop();
+    assert.ok(!existsSync(`${work}/run/trafgen`), "stop() removes the trafgen files");
   });
 
   it("the runner measures a cfs and a cfsrr1 cell and reverts the policy", async () => {
     const tg = spec();
+    const stack = `vplt-${id}`;
+    const runRootBefore = existsSync("/run/vhost-perf-lab");
     const plan = parsePlan({
       name: "integration",
+      stack,
       hosts: { local: { transport: "local" } },
       dut: {
         host: "local",
@@ -167,7 +174,6 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
         { frame: 64, policy: "cfsrr1", tests: ["mrr"] },
       ],
       mrr: { trials: 2, trialDurationS: 1, maxLoadPps: 20000 },
-      sched: { stateFile: `${work}/rt-runtime.orig` },
     });
     const lines: string[] = [];
     const report = await runBench(plan, {
@@ -190,7 +196,11 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
     assert.ok(rr?.vswitchPorts && rr.vswitchPorts.length === 2, "telemetry counters per cell");
     const tid = rr?.sched?.rtThreads[0]?.tid as number;
     assert.match(policyOf(tid), /SCHED_OTHER/);
-    assert.ok(!existsSync(`${work}/rt-runtime.orig`));
+    assert.ok(
+      !existsSync(`/run/vhost-perf-lab/${stack}`),
+      "the run dir it created is gone (record, trafgen files)",
+    );
+    assert.equal(existsSync("/run/vhost-perf-lab"), runRootBefore);
   });
 
   it(
@@ -240,10 +250,10 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
         const r = await ssh.run("bash -s -- a", { stdin: 'echo "$1 $(id -u)"' });
         assert.deepEqual([r.code, r.stdout], [0, "a 0\n"]);
         // a trafgen trial over SSH, same connection
-        const gen = new TrafgenGenerator(ssh, { ...spec(), configDir: `${work}/trafgen-ssh` });
+        const gen = new TrafgenGenerator(ssh, spec(), genOpts(`${work}/run-ssh`));
         const counts = await gen.runTrial({ loadPps: 5000, durationS: 1, frame: 64 });
         assert.equal(counts.offeredCount, 5000);
-        await gen.cleanup();
+        await gen.stop();
         // a command cut at its timeout (SshExec closes the channel) does not live on behind the
         // SSH server, children included: nothing carrying its marker is left
         const marker = `vpl-timeout-${process.pid}`;

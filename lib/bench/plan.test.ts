@@ -5,6 +5,7 @@ import {
   cellBaseName,
   expandMatrix,
   frameTag,
+  hostPaths,
   parsePlan,
   PlanError,
   PLAN_DEFAULTS,
@@ -17,6 +18,7 @@ const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9o
 
 function minimalPlan(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
+    stack: "perf",
     hosts: { dut: { host: "10.0.0.1", user: "root", privateKey: "KEYTEXT", hostKey: KEY } },
     dut: {
       host: "dut",
@@ -201,21 +203,69 @@ describe("parsePlan", () => {
     assert.equal(plan.tg.kind, "trex");
   });
 
-  it("accepts a local transport and SHA256 host key pins", () => {
+  it("accepts a local transport; pins only the public key line (no fingerprint, no known_hosts line, never empty)", () => {
     const plan = parsePlan(
       minimalPlan({
         hosts: {
           dut: { transport: "local" },
-          tg: {
-            host: "127.0.0.1",
-            port: 2022,
-            privateKeyPath: "/k",
-            hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
-          },
+          tg: { host: "127.0.0.1", port: 2022, privateKeyPath: "/k", hostKey: `${KEY} root@tg` },
         },
       }),
     );
     assert.equal(plan.hosts.dut?.transport, "local");
+    const tg = plan.hosts.tg;
+    assert.equal(tg?.transport === "ssh" && tg.hostKey, KEY, "normalized: the comment is dropped");
+    const refused = (hostKey: unknown): string => {
+      try {
+        const host = {
+          host: "127.0.0.1",
+          port: 2022,
+          privateKeyPath: "/k",
+          ...(hostKey === undefined ? {} : { hostKey }),
+        };
+        parsePlan(minimalPlan({ hosts: { dut: host } }));
+      } catch (e) {
+        assert.ok(e instanceof PlanError);
+        return e.problems.join("\n");
+      }
+      return assert.fail(`accepted ${String(hostKey)}`);
+    };
+    assert.match(
+      refused("SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"),
+      /hosts\.dut\.hostKey: a key fingerprint/,
+    );
+    assert.match(refused(`[127.0.0.1]:2022 ${KEY}`), /hosts\.dut\.hostKey: a known_hosts line/);
+    assert.match(refused(""), /hosts\.dut\.hostKey: no host key/);
+    assert.match(refused(undefined), /hosts\.dut\.hostKey: no host key/);
+    assert.match(
+      refused("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA"),
+      /hosts\.dut\.hostKey: the key data is damaged/,
+    );
+    assert.match(refused(undefined), /fix: .*ssh-keyscan -t ed25519 -p 2022 127\.0\.0\.1/);
+  });
+
+  it("wants the stack name; the runner's files live under /run/vhost-perf-lab/<stack>/", () => {
+    assert.equal(parsePlan(minimalPlan()).stack, "perf");
+    assert.throws(() => parsePlan(minimalPlan({ stack: undefined })), /plan\.stack: is required/);
+    assert.throws(() => parsePlan(minimalPlan({ stack: "Perf/../x" })), /plan\.stack: must be a stack name/);
+    assert.deepEqual(hostPaths("perf"), {
+      runDir: "/run/vhost-perf-lab/perf",
+      schedRecord: "/run/vhost-perf-lab/perf/sched.record",
+      trafgenDir: "/run/vhost-perf-lab/perf/trafgen",
+    });
+    assert.throws(() => hostPaths("../x"));
+    // the old global paths are refused, not silently used
+    assert.throws(
+      () =>
+        parsePlan(
+          minimalPlan({ tg: { kind: "trafgen", host: "dut", configDir: "/run/vhost-perf-lab/trafgen" } }),
+        ),
+      /tg\.configDir: is no longer set by the plan/,
+    );
+    assert.throws(
+      () => parsePlan(minimalPlan({ sched: { stateFile: "/run/vhost-perf-lab/bench-rt-runtime.orig" } })),
+      /sched\.stateFile: is no longer set by the plan/,
+    );
   });
 
   it("never prints the private key", () => {

@@ -3,6 +3,7 @@
  * writes it from the lab model; people can write one by hand. `parsePlan` checks a parsed JSON value
  * and fills in the defaults; every problem is reported at once, with its path.
  */
+import { parseHostKey } from "../lab/hostKey";
 import { frameLabel, meanFrameBytes, parseFrameSize, type FrameSize } from "../measure/units";
 
 export const CFS_POLICIES = ["cfs", "cfsrr1"] as const;
@@ -20,7 +21,10 @@ export type HostConnection =
       /** OpenSSH/PEM private key text (a secret: never printed). One of privateKey/privateKeyPath. */
       privateKey?: string;
       privateKeyPath?: string;
-      /** Pinned host key: "ssh-ed25519 AAAA..." (type + base64) or "SHA256:<base64>" fingerprint. */
+      /**
+       * Pinned host key, the project's one form (lib/lab/hostKey.ts): the public key line
+       * "<type> <base64> [comment]". Fingerprints and known_hosts lines are refused.
+       */
       hostKey: string;
       readyTimeoutMs: number;
     }
@@ -62,8 +66,6 @@ export interface TrafgenSpec {
   sources: number;
   /** Seconds to wait after trafgen ends for packets still in flight. */
   settleS: number;
-  /** Remote directory for the generated trafgen configs (removed at the end). */
-  configDir: string;
   trafgen: string;
 }
 
@@ -115,13 +117,16 @@ export interface NamingSpec {
 export interface SchedSpec {
   /** sched_rt_runtime_us used during a cfsrr1 cell when the RT threads could cover every CPU. */
   rtRuntimeBoundUs: number;
-  /** Where the original sched_rt_runtime_us is parked while lowered (restored by the next run if lost). */
-  stateFile: string;
 }
 
 export interface BenchPlan {
   version: 1;
   name: string;
+  /**
+   * The Pulumi stack ([a-z0-9][a-z0-9-]{0,30}): everything the runner creates on a host lives
+   * under /run/vhost-perf-lab/<stack>/ (hostPaths), so two stacks on one host never collide.
+   */
+  stack: string;
   hosts: Record<string, HostConnection>;
   dut: DutSpec;
   tg: TgSpec;
@@ -155,14 +160,37 @@ export const PLAN_DEFAULTS = {
     dstMac: "02:00:00:00:00:02",
     sources: 254,
     settleS: 0.5,
-    configDir: "/run/vhost-perf-lab/trafgen",
     trafgen: "trafgen",
   },
   naming: { cores: 1, nic: "eth", forwarding: "l2xcbase", vhostPerVm: 2 },
-  sched: { rtRuntimeBoundUs: 500000, stateFile: "/run/vhost-perf-lab/bench-rt-runtime.orig" },
+  sched: { rtRuntimeBoundUs: 500000 },
   vswitchPattern: "^rte-worker-",
   vcpuPattern: "^CPU \\d+/(KVM|TCG)$",
 } as const;
+
+/** A stack name, as scripts/lib/step.sh checks it. */
+export const STACK_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
+/** The lab's runtime directory on every host; each stack has its own below it. */
+export const RUN_ROOT = "/run/vhost-perf-lab";
+
+/** Where the runner keeps its files on a host (the same on every host of the plan). */
+export interface HostPaths {
+  /** /run/vhost-perf-lab/<stack>: LAB_RUN_DIR of the stack's host steps */
+  runDir: string;
+  /**
+   * The scheduling record, written (atomically) before the runner changes any thread's policy
+   * or the RT runtime, removed after a clean revert; scripts/sched-restore.sh restores from it
+   */
+  schedRecord: string;
+  /** trafgen configs, the running trial's pids and output; removed when the runner ends */
+  trafgenDir: string;
+}
+
+export function hostPaths(stack: string): HostPaths {
+  if (!STACK_RE.test(stack)) throw new Error(`"${stack}" is not a stack name ([a-z0-9][a-z0-9-]{0,30})`);
+  const runDir = `${RUN_ROOT}/${stack}`;
+  return { runDir, schedRecord: `${runDir}/sched.record`, trafgenDir: `${runDir}/trafgen` };
+}
 
 export class PlanError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -314,7 +342,6 @@ class Checker {
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
-const HOST_KEY_RE = /^(SHA256:[A-Za-z0-9+/]{43}=?|[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?)$/;
 const NETNS_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 function parseFrame(c: Checker, value: unknown, path: string): FrameSize {
@@ -338,7 +365,7 @@ function parseHost(c: Checker, value: unknown, path: string): HostConnection {
     host: c.str(o, "host", path),
     port: c.num(o, "port", path, { fallback: 22, min: 1, max: 65535, integer: true }),
     user: c.str(o, "user", path, "root"),
-    hostKey: c.str(o, "hostKey", path),
+    hostKey: "",
     readyTimeoutMs: c.num(o, "readyTimeoutMs", path, { fallback: 20000, min: 1000, integer: true }),
   };
   const key = c.optStr(o, "privateKey", path);
@@ -348,8 +375,14 @@ function parseHost(c: Checker, value: unknown, path: string): HostConnection {
   }
   if (key !== undefined) host.privateKey = key;
   if (keyPath !== undefined) host.privateKeyPath = keyPath;
-  if (host.hostKey && !HOST_KEY_RE.test(host.hostKey.trim())) {
-    c.fail(`${path}.hostKey`, 'must be "<type> <base64>" or "SHA256:<fingerprint>"');
+  // The project's one rule (lib/lab/hostKey.ts); a missing key is refused like a wrong one.
+  const rawKey = o.hostKey;
+  if (rawKey !== undefined && typeof rawKey !== "string") {
+    c.fail(`${path}.hostKey`, "must be a string: the public key line <type> <base64> [comment]");
+  } else {
+    const parsed = parseHostKey(rawKey ?? "", { host: host.host, port: host.port });
+    if (parsed.ok) host.hostKey = parsed.line;
+    else c.fail(`${path}.hostKey`, `${parsed.error}; fix: ${parsed.fix}`);
   }
   return host;
 }
@@ -393,9 +426,14 @@ function parseTg(c: Checker, value: unknown, path: string): TgSpec {
     dstMac: c.str(o, "dstMac", path, d.dstMac),
     sources: c.num(o, "sources", path, { fallback: d.sources, min: 1, max: 254, integer: true }),
     settleS: c.num(o, "settleS", path, { fallback: d.settleS, min: 0, max: 10 }),
-    configDir: c.str(o, "configDir", path, d.configDir),
     trafgen: c.str(o, "trafgen", path, d.trafgen),
   };
+  if (o.configDir !== undefined) {
+    c.fail(
+      `${path}.configDir`,
+      "is no longer set by the plan: the trafgen files live in /run/vhost-perf-lab/<stack>/trafgen (remove the key)",
+    );
+  }
   if (!NETNS_RE.test(tg.netns)) c.fail(`${path}.netns`, "not a valid netns name");
   for (const key of ["txIf", "rxIf"] as const) {
     if (!IFNAME_RE.test(tg[key])) c.fail(`${path}.${key}`, "not a valid interface name (max 15 chars)");
@@ -403,9 +441,6 @@ function parseTg(c: Checker, value: unknown, path: string): TgSpec {
   if (tg.txIf === tg.rxIf) c.fail(path, "txIf and rxIf must differ");
   for (const key of ["srcMac", "dstMac"] as const) {
     if (!MAC_RE.test(tg[key])) c.fail(`${path}.${key}`, "must be a MAC address aa:bb:cc:dd:ee:ff");
-  }
-  if (!/^\/[A-Za-z0-9_./-]+$/.test(tg.configDir) || tg.configDir.split("/").includes("..")) {
-    c.fail(`${path}.configDir`, "must be an absolute path of plain characters");
   }
   return tg;
 }
@@ -465,6 +500,10 @@ export function parsePlan(value: unknown): BenchPlan {
   const c = new Checker();
   const root = c.obj(value, "plan") ?? {};
   if (root.version !== undefined && root.version !== 1) c.fail("plan.version", "only version 1 is known");
+  const stack = typeof root.stack === "string" ? root.stack : "";
+  if (root.stack === undefined)
+    c.fail("plan.stack", "is required: the Pulumi stack name (pulumi.getStack())");
+  else if (!STACK_RE.test(stack)) c.fail("plan.stack", "must be a stack name: [a-z0-9][a-z0-9-]{0,30}");
 
   const hostsObj = c.obj(root.hosts, "hosts") ?? {};
   const hosts: Record<string, HostConnection> = {};
@@ -573,9 +612,13 @@ export function parsePlan(value: unknown): BenchPlan {
       min: 0,
       integer: true,
     }),
-    stateFile: c.str(s, "stateFile", "sched", PLAN_DEFAULTS.sched.stateFile),
   };
-  if (!sched.stateFile.startsWith("/")) c.fail("sched.stateFile", "must be an absolute path");
+  if (s.stateFile !== undefined) {
+    c.fail(
+      "sched.stateFile",
+      "is no longer set by the plan: the scheduling record is /run/vhost-perf-lab/<stack>/sched.record (remove the key)",
+    );
+  }
 
   const facts = root.facts === undefined ? {} : (c.obj(root.facts, "facts") ?? {});
   const names = cells.map((cell) => `${cellBaseName(cell, naming)}`);
@@ -586,6 +629,7 @@ export function parsePlan(value: unknown): BenchPlan {
   return {
     version: 1,
     name: typeof root.name === "string" && root.name ? root.name : "bench",
+    stack,
     hosts,
     dut,
     tg,

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync } from "node:crypto";
+import { createServer } from "node:net";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { hostKeyMatches, LocalExec, runChecked, shQuote, withEnv } from "./remote";
+import { hostKeyAlgorithms, LocalExec, pinnedHostKey, runChecked, shQuote, SshExec, withEnv } from "./remote";
 
 /** The SSH wire blob of an ed25519 public key: string "ssh-ed25519", string <32 bytes>. */
 function ed25519Blob(): Buffer {
@@ -35,17 +36,64 @@ describe("shell quoting", () => {
   });
 });
 
-describe("host key pins", () => {
-  it("accepts the key itself or its SHA256 fingerprint, and nothing else", () => {
-    const blob = ed25519Blob();
-    const other = ed25519Blob();
-    const line = `ssh-ed25519 ${blob.toString("base64")} comment`;
+describe("host key pins (the contract's one form)", () => {
+  const blob = ed25519Blob();
+  const line = `ssh-ed25519 ${blob.toString("base64")} root@dut`;
+  const at = { host: "192.0.2.1", port: 2022 };
+
+  it("takes the public key line and compares the key itself", () => {
+    const pin = pinnedHostKey({ ...at, hostKey: line });
+    assert.equal(pin.type, "ssh-ed25519");
+    assert.ok(pin.blob.equals(blob));
+    assert.deepEqual(hostKeyAlgorithms("ssh-ed25519"), ["ssh-ed25519"]);
+    assert.deepEqual(hostKeyAlgorithms("ssh-rsa"), ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]);
+  });
+
+  it("refuses fingerprints, known_hosts lines and a missing key, with the ssh-keyscan fix", () => {
     const fp = `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
-    assert.ok(hostKeyMatches(line, blob));
-    assert.ok(hostKeyMatches(fp, blob));
-    assert.ok(!hostKeyMatches(line, other));
-    assert.ok(!hostKeyMatches(fp, other));
-    assert.ok(!hostKeyMatches("ssh-ed25519", blob));
+    for (const [hostKey, why] of [
+      [fp, /fingerprint/],
+      [`[192.0.2.1]:2022 ${line}`, /known_hosts/],
+      ["", /no host key/],
+      [undefined, /no host key/],
+    ] as const) {
+      assert.throws(
+        () => pinnedHostKey({ ...at, ...(hostKey === undefined ? {} : { hostKey }) }),
+        (e: unknown) =>
+          e instanceof Error &&
+          why.test(e.message) &&
+          /refusing to connect/.test(e.message) &&
+          e.message.includes("ssh-keyscan -t ed25519 -p 2022 192.0.2.1 | cut -d' ' -f2-"),
+      );
+    }
+  });
+
+  it("SshExec refuses a missing or fingerprint pin before it connects", async () => {
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const base = {
+        transport: "ssh" as const,
+        host: "127.0.0.1",
+        port,
+        user: "root",
+        privateKey: "x",
+        readyTimeoutMs: 2000,
+      };
+      const fp = `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+      for (const hostKey of ["", fp]) {
+        await assert.rejects(SshExec.connect({ ...base, hostKey }), /refusing to connect/);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(connections, 0, "no connection was attempted");
+    } finally {
+      server.close();
+    }
   });
 });
 

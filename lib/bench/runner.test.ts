@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parsePlan, type BenchPlan } from "./plan";
 import type { RemoteExec } from "./remote";
-import { runBench } from "./runner";
+import { AbortedError, runBench } from "./runner";
 import { FakeLab } from "./testSupport";
 
 function makePlan(over: Record<string, unknown> = {}): BenchPlan {
   return parsePlan({
     name: "fake",
+    stack: "fake",
     hosts: { lab: { transport: "local" } },
     dut: {
       host: "lab",
@@ -67,7 +68,14 @@ describe("runBench", () => {
     // the scheduler is back where it was
     assert.deepEqual(lab.rtThreads(), []);
     assert.equal(lab.rtRuntimeUs, 950000);
-    assert.equal(lab.stateFile, null);
+    assert.equal(lab.record, null, "the record is removed after a clean revert");
+    const applyAt = lab.events.indexOf("record written");
+    assert.ok(applyAt >= 0 && applyAt < lab.events.findIndex((e) => e.startsWith("rr ")), "record first");
+    assert.equal(
+      lab.stopTrials,
+      2,
+      "trafgen leftovers cleared at the start, trafgen stopped and its files removed at the end",
+    );
     // progress lines
     assert.ok(
       lines.some((l) =>
@@ -100,12 +108,12 @@ describe("runBench", () => {
     assert.equal(report.cells[2]?.mrr?.trials.length, 3, "the next cell ran");
   });
 
-  it("stops after the current trial on abort, reverting first", async () => {
+  it("stops on abort, reverting first", async () => {
     const lab = makeLab();
     const abort = new AbortController();
     let n = 0;
     lab.lossAt = () => {
-      if (++n === 7) abort.abort(); // during cell 2 (cfsrr1), MRR trial 2
+      if (++n === 7) abort.abort(new AbortedError("SIGINT")); // during cell 2 (cfsrr1), MRR trial 2
       return 0;
     };
     const report = await runBench(makePlan(), {
@@ -113,12 +121,108 @@ describe("runBench", () => {
       log: () => undefined,
       signal: abort.signal,
     });
-    assert.match(report.fatal ?? "", /interrupted/);
+    assert.match(report.fatal ?? "", /interrupted \(SIGINT\)/);
     assert.equal(report.ok, false);
     assert.equal(report.cells.length, 2);
-    assert.equal(report.cells[1]?.error, "interrupted");
+    assert.equal(report.cells[1]?.error, "interrupted (SIGINT)");
     assert.deepEqual(lab.rtThreads(), []);
     assert.equal(lab.rtRuntimeUs, 950000);
+    assert.equal(lab.record, null);
+  });
+
+  it("an interrupt during a trial restores at once, without waiting for the trial to end", async () => {
+    // trial 1 = probe of cell 1 (cfsrr1), trial 2 = its first MRR trial, which never ends by itself
+    const lab = makeLab();
+    lab.hangTrial = 2;
+    const abort = new AbortController();
+    const plan = makePlan({ cells: [{ frame: 64, policy: "cfsrr1", tests: ["mrr"] }] });
+    const run = runBench(plan, { hosts: hosts(lab), log: () => undefined, signal: abort.signal });
+    await lab.trialHanging;
+    assert.equal(lab.rtThreads().length, 3, "the cell runs with its RR threads");
+    assert.equal(lab.rtRuntimeUs, 500000);
+    const t = Date.now();
+    const before = lab.exec.calls.length;
+    abort.abort(new AbortedError("SIGTERM"));
+    const report = await run;
+    assert.ok(Date.now() - t < 1000, `returned ${Date.now() - t} ms after the interrupt`);
+    assert.match(report.fatal ?? "", /interrupted \(SIGTERM\)/);
+    assert.deepEqual(lab.rtThreads(), [], "no RT thread left");
+    assert.equal(lab.rtRuntimeUs, 950000, "RT runtime restored");
+    assert.equal(lab.record, null, "record removed");
+    assert.ok(lab.stopTrials >= 2, "the running trial was stopped (after the start-of-run cleanup)");
+    assert.deepEqual(
+      lab.exec.calls
+        .slice(before)
+        .map((c) => (c.stdin.includes("__VPL_SCHED_RESTORE_EOF__") ? "restore+sweep" : c.command))
+        .sort(),
+      ["env LAB_RUN_DIR=/run/vhost-perf-lab/fake bash -s -- stop-trial", "restore+sweep"],
+      "one round trip each, started together (an SSH command may cost seconds; the grace is 3 s)",
+    );
+    assert.equal(lab.trials, 2, "no trial after the interrupt");
+  });
+
+  it("an interrupt while cfsrr1 is being planned never applies it afterwards", async () => {
+    const lab = makeLab();
+    const abort = new AbortController();
+    // abort inside the cfsrr1 cell's scheduler snapshot, i.e. after apply() began and before it
+    // makes the change
+    const exec = lab.exec;
+    let snapshots = 0;
+    const slow = {
+      name: "fake",
+      run: async (command: string, options?: { stdin?: string; timeoutMs?: number }) => {
+        if (options?.stdin?.includes("printf 'O\\t") && ++snapshots === 1) {
+          abort.abort(new AbortedError("SIGINT"));
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return exec.run(command, options);
+      },
+      close: async () => undefined,
+    };
+    const plan = makePlan({ cells: [{ frame: 64, policy: "cfsrr1", tests: ["mrr"] }] });
+    const report = await runBench(plan, {
+      hosts: { get: async () => slow, closeAll: async () => undefined },
+      log: () => undefined,
+      signal: abort.signal,
+      probe: null,
+    });
+    await new Promise((r) => setTimeout(r, 200)); // let the abandoned apply finish, if it would
+    assert.match(report.fatal ?? "", /interrupted/);
+    assert.deepEqual(lab.rtThreads(), []);
+    assert.equal(lab.rtRuntimeUs, 950000);
+    assert.equal(snapshots, 1, "apply's own verification never ran");
+    assert.ok(!lab.events.includes("record written"), "nothing was applied");
+  });
+
+  it("restores a record left by a killed run before the first cell", async () => {
+    const lab = makeLab();
+    lab.rtRuntimeUs = 500000;
+    (lab.threads[0] as { policy: string; priority: number }).policy = "SCHED_RR";
+    (lab.threads[0] as { policy: string; priority: number }).priority = 1;
+    lab.record = { runtime: 950000, threads: [{ pid: 100, tid: 105, policy: "SCHED_OTHER", priority: 0 }] };
+    const report = await runBench(makePlan({ cells: [{ frame: 64, policy: "cfs", tests: ["mrr"] }] }), {
+      hosts: hosts(lab),
+      log: () => undefined,
+    });
+    assert.equal(report.ok, true, JSON.stringify(report.notes));
+    assert.ok(
+      report.notes.some((n) => /a previous run left scheduling changes/.test(n)),
+      report.notes.join("\n"),
+    );
+    assert.equal(lab.events[0], "other 105", "restored before anything else");
+    assert.equal(lab.rtRuntimeUs, 950000);
+    assert.equal(lab.record, null);
+  });
+
+  it("refuses to run without sched-restore.sh (nothing could be undone)", async () => {
+    const lab = makeLab();
+    const report = await runBench(makePlan(), {
+      hosts: hosts(lab),
+      log: () => undefined,
+      restoreScript: null,
+    });
+    assert.match(report.fatal ?? "", /sched-restore.sh not found/);
+    assert.equal(lab.exec.calls.length, 0);
   });
 
   it("runs NDR/PDR and checks NDR <= PDR <= MRR", async () => {

@@ -2,6 +2,13 @@
  * The benchmark runner: for every cell of the plan, check the frame, probe the path, apply the
  * cell's scheduling policy, run MRR and/or NDR/PDR, and always revert the scheduling changes.
  * I/O goes through RemoteExec (SSH or local); everything printed goes through `log`.
+ *
+ * Interrupts (deps.signal: SIGINT, SIGTERM, the time limit) abandon whatever is awaited at once;
+ * then, before runBench returns: the scheduling record is restored (threads, RT runtime), the
+ * running trafgen trial and its qdisc are stopped, and the runner's files under
+ * /run/vhost-perf-lab/<stack>/ are removed. Restoring reads the record the runner wrote on the
+ * host before any change, with scripts/sched-restore.sh, so it is the same code a destroy runs
+ * after a runner was killed.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -9,8 +16,19 @@ import { measureMrr } from "../measure/mrr";
 import { makeSearchConfig, NDR_GOAL, PDR_GOAL, runMlrSearch, type SearchGoal } from "../measure/mlrsearch";
 import type { TrafficGenerator, TrialCounts, TrialRequest } from "../measure/trafficGenerator";
 import { formatPps, type FrameSize } from "../measure/units";
-import { cellBaseName, maxFrameBytes, redactPlan, testName, type BenchPlan, type CellSpec } from "./plan";
-import { runChecked, type RemoteExec } from "./remote";
+import { AbortedError, abortable, abortReason } from "./abort";
+import {
+  cellBaseName,
+  hostPaths,
+  maxFrameBytes,
+  redactPlan,
+  RUN_ROOT,
+  testName,
+  type BenchPlan,
+  type CellSpec,
+  type HostPaths,
+} from "./plan";
+import { runChecked, shQuote, type RemoteExec } from "./remote";
 import {
   frameFields,
   sanityWarnings,
@@ -36,14 +54,11 @@ export interface RunnerDeps {
   telemetryClient?: string | null;
   /** probe trial before each cell (default: 1000 pps for 1 s); null to skip */
   probe?: { loadPps: number; durationS: number } | null;
+  /** scripts/sched-restore.sh; default: found beside the runner (findScript) */
+  restoreScript?: string | null;
 }
 
-export class AbortedError extends Error {
-  constructor() {
-    super("interrupted");
-    this.name = "AbortedError";
-  }
-}
+export { AbortedError } from "./abort";
 
 /** Wraps a generator: abort check before, progress callback after every trial. */
 class ObservedGenerator implements TrafficGenerator {
@@ -56,25 +71,54 @@ class ObservedGenerator implements TrafficGenerator {
     return this.inner.directions;
   }
   async runTrial(request: TrialRequest): Promise<TrialCounts> {
-    if (this.signal?.aborted) throw new AbortedError();
+    if (this.signal?.aborted) throw new AbortedError(abortReason(this.signal));
     const counts = await this.inner.runTrial(request);
     this.onTrial?.(request, counts);
     return counts;
   }
 }
 
-/** Finds scripts/dpdk_telemetry.py from the compiled file's location or the working directory. */
-export function findTelemetryClient(start = __dirname): string | null {
+/** Text of scripts/<name>, found from the compiled file's location or the working directory. */
+export function findScript(name: string, start = __dirname): string | null {
   const candidates: string[] = [];
-  if (process.env.VPL_SCRIPTS_DIR) candidates.push(join(process.env.VPL_SCRIPTS_DIR, "dpdk_telemetry.py"));
+  if (process.env.VPL_SCRIPTS_DIR) candidates.push(join(process.env.VPL_SCRIPTS_DIR, name));
   let dir = resolve(start);
   for (let i = 0; i < 6; i++) {
-    candidates.push(join(dir, "scripts", "dpdk_telemetry.py"));
+    candidates.push(join(dir, "scripts", name));
     dir = dirname(dir);
   }
-  candidates.push(join(process.cwd(), "scripts", "dpdk_telemetry.py"));
+  candidates.push(join(process.cwd(), "scripts", name));
   for (const c of candidates) if (existsSync(c)) return readFileSync(c, "utf8");
   return null;
+}
+
+/** scripts/dpdk_telemetry.py (per-cell vswitch counters). */
+export function findTelemetryClient(start = __dirname): string | null {
+  return findScript("dpdk_telemetry.py", start);
+}
+
+/**
+ * The stack's run directory on a host: created if missing (each level it creates is listed, so
+ * that the runner removes exactly those at its end, when empty).
+ */
+async function prepareRunDir(exec: RemoteExec, paths: HostPaths): Promise<string[]> {
+  const levels = [RUN_ROOT, paths.runDir];
+  const script = [
+    "set -eu",
+    ...levels.map((d) => `if [ ! -d ${shQuote(d)} ]; then mkdir ${shQuote(d)} && echo ${shQuote(d)}; fi`),
+  ].join("\n");
+  const r = await runChecked(exec, `creating ${paths.runDir}`, "bash -s", {
+    stdin: script,
+    timeoutMs: 15000,
+  });
+  return r.stdout.split("\n").filter((l) => levels.includes(l));
+}
+
+/** Removes the run directory levels this run created, deepest first, when they are empty. */
+async function removeCreatedDirs(exec: RemoteExec, created: readonly string[]): Promise<void> {
+  if (created.length === 0) return;
+  const dirs = [...created].sort((a, b) => b.length - a.length).map(shQuote);
+  await exec.run(`for d in ${dirs.join(" ")}; do rmdir "$d" 2>/dev/null || true; done`, { timeoutMs: 15000 });
 }
 
 interface PortStats {
@@ -174,16 +218,30 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
     report.fatal = 'tg.kind "trex" is declared but not implemented in this runner (use "trafgen")';
     return finish();
   }
+  const restoreScript =
+    deps.restoreScript === undefined ? findScript("sched-restore.sh") : deps.restoreScript;
+  if (!restoreScript) {
+    report.fatal =
+      "scripts/sched-restore.sh not found beside the runner (set VPL_SCRIPTS_DIR): without it no scheduling change could be undone, so none is made";
+    return finish();
+  }
+  const signal = deps.signal;
+  const paths = hostPaths(plan.stack);
   const tgSpec = plan.tg;
+  const created = new Map<string, { exec: RemoteExec; dirs: string[] }>();
   let generator: TrafgenGenerator | undefined;
   let sched: SchedController | undefined;
   try {
-    const dut = await deps.hosts.get(plan.dut.host);
-    const tgExec = await deps.hosts.get(tgSpec.host);
+    const dut = await abortable(deps.hosts.get(plan.dut.host), signal);
+    const tgExec = await abortable(deps.hosts.get(tgSpec.host), signal);
     for (const name of new Set([plan.dut.host, tgSpec.host])) {
-      report.hosts[name] = await hostFacts(await deps.hosts.get(name));
+      const exec = await abortable(deps.hosts.get(name), signal);
+      created.set(name, { exec, dirs: [] });
+      const dirs = await abortable(prepareRunDir(exec, paths), signal);
+      created.set(name, { exec, dirs });
+      report.hosts[name] = await abortable(hostFacts(exec), signal);
     }
-    generator = new TrafgenGenerator(tgExec, tgSpec);
+    generator = new TrafgenGenerator(tgExec, tgSpec, { runDir: paths.runDir, cleanupScript: restoreScript });
     report.tg = {
       kind: "trafgen",
       directions: generator.directions,
@@ -194,20 +252,28 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
     report.notes.push(
       "the negotiated vring size is not verified by the runner: it is whatever the VM launcher configured (rx/tx_queue_size)",
     );
-    sched = new SchedController(dut, plan.dut, plan.sched);
-    const recovered = await sched.recover();
+    sched = new SchedController(dut, plan.dut, plan.sched, {
+      runDir: paths.runDir,
+      restoreScript,
+      ...(signal ? { signal } : {}),
+    });
+    // What a killed run left: its scheduling record first (RR pollers), then its trial.
+    const recovered = await abortable(sched.recover(), signal);
+    const leftover = await abortable(generator.clearLeftovers(), signal);
+    if (leftover !== null) recovered.push(leftover);
     for (const note of recovered) log(`WARNING ${note}`);
     report.notes.push(...recovered);
 
-    const observed = new ObservedGenerator(generator, deps.signal);
+    const observed = new ObservedGenerator(generator, signal);
     for (const [index, cell] of plan.cells.entries()) {
-      if (deps.signal?.aborted) throw new AbortedError();
+      if (signal?.aborted) throw new AbortedError(abortReason(signal));
       const { cell: cellReport, fatal } = await runCell(plan, cell, index, {
         dut,
         generator,
         observed,
         sched,
         log,
+        signal,
         telemetryClient: deps.telemetryClient ?? null,
         probe: deps.probe === undefined ? { loadPps: 1000, durationS: 1 } : deps.probe,
       });
@@ -220,25 +286,42 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
   } catch (e) {
     const err = e as Error;
     report.fatal =
-      err instanceof AbortedError ? "interrupted (signal): remaining cells skipped" : err.message;
+      err instanceof AbortedError ? `interrupted (${err.why}): remaining cells skipped` : err.message;
   }
   if (report.fatal !== undefined) log(`FATAL ${report.fatal}`);
-  if (sched) {
-    // Final guard: no parked RT runtime, no RT thread left in the lab's processes.
+  const addFatal = (msg: string): void => {
+    log(`FATAL ${msg}`);
+    report.fatal = report.fatal === undefined ? msg : `${report.fatal}; ${msg}`;
+  };
+  // The end, also when interrupted: the scheduling record and the trafgen trial, each in one
+  // round trip, at the same time (an interrupt has 3 s; an SSH command can cost more than one).
+  const closing = sched
+    ? sched.close().then(
+        (notes) => {
+          for (const note of notes) log(note.startsWith("sweep") ? `WARNING ${note}` : note);
+          report.notes.push(...notes);
+        },
+        (e: unknown) => addFatal(`final restore failed: ${(e as Error).message}`),
+      )
+    : Promise.resolve();
+  const stopping = generator
+    ? generator
+        .stop()
+        .catch((e: unknown) =>
+          addFatal(
+            `trafgen cleanup failed (a trial or ${paths.trafgenDir} may be left; the guard step's sched-restore.sh check/down removes them): ${(e as Error).message}`,
+          ),
+        )
+    : Promise.resolve();
+  const finishing = Date.now();
+  await Promise.all([closing, stopping]);
+  if (signal?.aborted) log(`after the interrupt: hosts put back in ${Date.now() - finishing} ms`);
+  for (const { exec, dirs } of created.values()) {
     try {
-      const notes = await sched.recover();
-      for (const note of notes) log(`WARNING ${note}`);
-      report.notes.push(...notes);
-    } catch (e) {
-      const msg = `final RT sweep failed: ${(e as Error).message}`;
-      log(`FATAL ${msg}`);
-      report.fatal = report.fatal === undefined ? msg : `${report.fatal}; ${msg}`;
+      await removeCreatedDirs(exec, dirs);
+    } catch {
+      // a directory that stays is empty or holds a record that still has to be restored
     }
-  }
-  try {
-    await generator?.cleanup();
-  } catch {
-    // the configs are small; a lost connection leaves them in configDir
   }
   return finish();
 }
@@ -249,6 +332,7 @@ interface CellContext {
   observed: ObservedGenerator;
   sched: SchedController;
   log: (msg: string) => void;
+  signal: AbortSignal | undefined;
   telemetryClient: string | null;
   probe: { loadPps: number; durationS: number } | null;
 }
@@ -299,108 +383,121 @@ async function runCell(
   let revertFailure: string | null = null;
   let portsBefore: PortStats[] | null = null;
   try {
-    // 1. Can this TG carry the frame at all? Then: does anything come back?
-    await ctx.generator.checkFrame(cell.frame);
-    if (ctx.probe) {
-      const probe = await ctx.generator.runTrial({ ...ctx.probe, frame: cell.frame });
-      out.probe = { loadPps: ctx.probe.loadPps, offered: probe.offeredCount, received: probe.receivedCount };
-      if (probe.offeredCount > 0 && probe.receivedCount === 0) {
-        const jumbo = maxFrameBytes(cell.frame) > 1518;
-        throw jumbo
-          ? new UnsupportedFrameError(
-              cell.frame,
-              "nothing came back in the probe trial (the vswitch's af_packet ports or the VM do not take jumbo frames)",
-            )
-          : new Error(
-              `probe: ${probe.offeredCount} packets offered at ${ctx.probe.loadPps} pps, none came back: the datapath is not forwarding (vswitch down? VM not attached?)`,
+    // Everything measured runs under the interrupt: an abort leaves it behind at once (the
+    // scheduler and the generator refuse anything further), and the finally below reverts.
+    await abortable(
+      (async (): Promise<void> => {
+        // 1. Can this TG carry the frame at all? Then: does anything come back?
+        await ctx.generator.checkFrame(cell.frame);
+        if (ctx.probe) {
+          const probe = await ctx.observed.runTrial({ ...ctx.probe, frame: cell.frame });
+          out.probe = {
+            loadPps: ctx.probe.loadPps,
+            offered: probe.offeredCount,
+            received: probe.receivedCount,
+          };
+          if (probe.offeredCount > 0 && probe.receivedCount === 0) {
+            const jumbo = maxFrameBytes(cell.frame) > 1518;
+            throw jumbo
+              ? new UnsupportedFrameError(
+                  cell.frame,
+                  "nothing came back in the probe trial (the vswitch's af_packet ports or the VM do not take jumbo frames)",
+                )
+              : new Error(
+                  `probe: ${probe.offeredCount} packets offered at ${ctx.probe.loadPps} pps, none came back: the datapath is not forwarding (vswitch down? VM not attached?)`,
+                );
+          }
+          if (probe.offeredCount === 0)
+            throw new Error("probe: trafgen sent nothing (is the TG netns wired? tg-netns.sh setup)");
+        }
+        if (plan.dut.vswitchTelemetryPrefix && ctx.telemetryClient) {
+          portsBefore = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
+          if (!portsBefore)
+            out.warnings.push("vswitch telemetry not readable: no port counters for this cell");
+        }
+
+        // 2. Scheduling policy for the cell.
+        if (cell.policy === "cfsrr1") {
+          const { warnings } = await ctx.sched.apply((a) => {
+            applied = a;
+          });
+          out.warnings.push(...warnings);
+          const a = applied as AppliedCfsrr1 | null;
+          if (a) {
+            out.sched = cellSchedReport(a);
+            log(
+              `${name}: SCHED_RR 1 on ${a.plan.targets.length} threads (${a.plan.targets.map((t) => `${t.label}:${t.thread.comm}`).join(", ")}); ${a.plan.runtime.reason}`,
             );
-      }
-      if (probe.offeredCount === 0)
-        throw new Error("probe: trafgen sent nothing (is the TG netns wired? tg-netns.sh setup)");
-    }
-    if (plan.dut.vswitchTelemetryPrefix && ctx.telemetryClient) {
-      portsBefore = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
-      if (!portsBefore) out.warnings.push("vswitch telemetry not readable: no port counters for this cell");
-    }
+          }
+        }
 
-    // 2. Scheduling policy for the cell.
-    if (cell.policy === "cfsrr1") {
-      const { warnings } = await ctx.sched.apply((a) => {
-        applied = a;
-      });
-      out.warnings.push(...warnings);
-      const a = applied as AppliedCfsrr1 | null;
-      if (a) {
-        out.sched = cellSchedReport(a);
-        log(
-          `${name}: SCHED_RR 1 on ${a.plan.targets.length} threads (${a.plan.targets.map((t) => `${t.label}:${t.thread.comm}`).join(", ")}); ${a.plan.runtime.reason}`,
-        );
-      }
-    }
-
-    // 3. The tests.
-    if (cell.tests.includes("mrr")) {
-      const tn = testName(cell, "mrr", plan.naming);
-      let i = 0;
-      ctx.observed.onTrial = (req, counts) => {
-        i++;
-        noteTrial();
-        const loss = counts.offeredCount === 0 ? 1 : 1 - counts.receivedCount / counts.offeredCount;
-        log(
-          `${tn} trial ${i}/${plan.mrr.trials}: ${Math.round(counts.receivedCount / req.durationS)} pps (offered ${counts.offeredCount}, loss ${(loss * 100).toFixed(2)}%)`,
-        );
-      };
-      const result = await measureMrr(ctx.observed, {
-        maxLoadPps: plan.mrr.maxLoadPps,
-        frame: cell.frame,
-        trials: plan.mrr.trials,
-        trialDurationS: plan.mrr.trialDurationS,
-      });
-      out.mrr = shapeMrr(tn, result);
-      log(`${tn}: ${formatPps(out.mrr.avgPps)} average, stdev ${formatPps(out.mrr.stdevPps)}`);
-    }
-    if (cell.tests.includes("ndrpdr")) {
-      const tn = testName(cell, "ndrpdr", plan.naming);
-      const config = makeSearchConfig({
-        goals: ndrPdrGoals(plan),
-        minLoadPps: plan.ndrpdr.minLoadPps,
-        maxLoadPps: plan.ndrpdr.maxLoadPps,
-        frame: cell.frame as FrameSize,
-        timeLimitS: plan.ndrpdr.timeLimitS,
-        intermediatePhases: plan.ndrpdr.intermediatePhases,
-      });
-      ctx.observed.onTrial = () => noteTrial();
-      const t = Date.now();
-      const result = await runMlrSearch(ctx.observed, config, {
-        clock: () => (Date.now() - t) / 1000,
-        onTrial: (e) =>
-          log(
-            `${tn} trial ${e.index + 1}: ${Math.round(e.loadPps)} pps x ${e.durationS}s -> loss ${(e.lossRatio * 100).toFixed(3)}% (${e.why})`,
-          ),
-      });
-      out.ndrpdr = shapeNdrPdr(tn, result);
-      const fmt = (g: typeof out.ndrpdr.ndr): string =>
-        g === null
-          ? "-"
-          : g.lowerBoundPps === null
-            ? `none (${g.outcome})`
-            : `${formatPps(g.lowerBoundPps)} (${g.outcome})`;
-      log(`${tn}: NDR ${fmt(out.ndrpdr.ndr)}, PDR ${fmt(out.ndrpdr.pdr)}, stop: ${result.stopReason}`);
-      if (result.stopReason !== "goals-reached")
-        out.warnings.push(`ndrpdr stopped early: ${result.stopReason}`);
-    }
-    out.warnings.push(...sanityWarnings(out));
+        // 3. The tests.
+        if (cell.tests.includes("mrr")) {
+          const tn = testName(cell, "mrr", plan.naming);
+          let i = 0;
+          ctx.observed.onTrial = (req, counts) => {
+            i++;
+            noteTrial();
+            const loss = counts.offeredCount === 0 ? 1 : 1 - counts.receivedCount / counts.offeredCount;
+            log(
+              `${tn} trial ${i}/${plan.mrr.trials}: ${Math.round(counts.receivedCount / req.durationS)} pps (offered ${counts.offeredCount}, loss ${(loss * 100).toFixed(2)}%)`,
+            );
+          };
+          const result = await measureMrr(ctx.observed, {
+            maxLoadPps: plan.mrr.maxLoadPps,
+            frame: cell.frame,
+            trials: plan.mrr.trials,
+            trialDurationS: plan.mrr.trialDurationS,
+          });
+          out.mrr = shapeMrr(tn, result);
+          log(`${tn}: ${formatPps(out.mrr.avgPps)} average, stdev ${formatPps(out.mrr.stdevPps)}`);
+        }
+        if (cell.tests.includes("ndrpdr")) {
+          const tn = testName(cell, "ndrpdr", plan.naming);
+          const config = makeSearchConfig({
+            goals: ndrPdrGoals(plan),
+            minLoadPps: plan.ndrpdr.minLoadPps,
+            maxLoadPps: plan.ndrpdr.maxLoadPps,
+            frame: cell.frame as FrameSize,
+            timeLimitS: plan.ndrpdr.timeLimitS,
+            intermediatePhases: plan.ndrpdr.intermediatePhases,
+          });
+          ctx.observed.onTrial = () => noteTrial();
+          const t = Date.now();
+          const result = await runMlrSearch(ctx.observed, config, {
+            clock: () => (Date.now() - t) / 1000,
+            onTrial: (e) =>
+              log(
+                `${tn} trial ${e.index + 1}: ${Math.round(e.loadPps)} pps x ${e.durationS}s -> loss ${(e.lossRatio * 100).toFixed(3)}% (${e.why})`,
+              ),
+          });
+          out.ndrpdr = shapeNdrPdr(tn, result);
+          const fmt = (g: typeof out.ndrpdr.ndr): string =>
+            g === null
+              ? "-"
+              : g.lowerBoundPps === null
+                ? `none (${g.outcome})`
+                : `${formatPps(g.lowerBoundPps)} (${g.outcome})`;
+          log(`${tn}: NDR ${fmt(out.ndrpdr.ndr)}, PDR ${fmt(out.ndrpdr.pdr)}, stop: ${result.stopReason}`);
+          if (result.stopReason !== "goals-reached")
+            out.warnings.push(`ndrpdr stopped early: ${result.stopReason}`);
+        }
+        out.warnings.push(...sanityWarnings(out));
+      })(),
+      ctx.signal,
+    );
   } catch (e) {
     const err = e as Error;
-    out.error = err instanceof AbortedError ? "interrupted" : err.message;
+    out.error = err instanceof AbortedError ? `interrupted (${err.why})` : err.message;
     if (err instanceof UnsupportedFrameError) out.skipped = true;
     log(`${name}: ${err instanceof UnsupportedFrameError ? "SKIPPED" : "FAILED"}: ${out.error}`);
   } finally {
     ctx.observed.onTrial = null;
     const a = applied as AppliedCfsrr1 | null;
-    if (a) {
+    // Interrupted: the end of the run restores, in one round trip with the trafgen stop.
+    if (a && !ctx.signal?.aborted) {
       try {
-        const notes = await ctx.sched.revert(a);
+        const notes = await ctx.sched.revert();
         out.warnings.push(...notes);
         log(
           `${name}: scheduling reverted${a.plan.runtime.setUs !== null ? `, sched_rt_runtime_us back to ${a.plan.runtime.currentUs}` : ""}`,
@@ -417,14 +514,15 @@ async function runCell(
     out.durationS = Math.round((Date.now() - started) / 100) / 10;
     return { cell: out, fatal: revertFailure };
   }
+  if (ctx.signal?.aborted) {
+    out.durationS = Math.round((Date.now() - started) / 100) / 10;
+    return { cell: out, fatal: `interrupted (${abortReason(ctx.signal)}): remaining cells skipped` };
+  }
   if (portsBefore && ctx.telemetryClient && plan.dut.vswitchTelemetryPrefix) {
     const after = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
     if (after) out.vswitchPorts = portDeltas(portsBefore, after);
   }
   for (const [note, count] of trafgenNotes) out.warnings.push(`${count} trial(s): ${note}`);
   out.durationS = Math.round((Date.now() - started) / 100) / 10;
-  return {
-    cell: out,
-    fatal: out.error === "interrupted" ? "interrupted (signal): remaining cells skipped" : null,
-  };
+  return { cell: out, fatal: null };
 }

@@ -1,20 +1,21 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parsePlan } from "./plan";
+import { AbortedError } from "./abort";
+import { findScript } from "./runner";
 import {
   applyScript,
-  chrtRestoreArgs,
   maxSimultaneousCpus,
   parseChrt,
   parseCpuList,
   parseSnapshot,
   planCfsrr1,
-  restoreRuntimeScript,
-  revertScript,
+  SCHED_RECORD_HEADER,
   SchedController,
   SchedPlanError,
   selectThreads,
@@ -22,8 +23,9 @@ import {
   sweepScript,
   type ThreadInfo,
 } from "./schedPolicy";
-import { LocalExec } from "./remote";
 import { FakeLab } from "./testSupport";
+
+const RESTORE = findScript("sched-restore.sh") as string;
 
 const other = { policy: "SCHED_OTHER" as const, priority: 0 };
 
@@ -52,14 +54,6 @@ describe("parsing", () => {
       { policy: "SCHED_RR", priority: 1 },
     );
     assert.throws(() => parseChrt("chrt: failed to get pid 7's policy: No such process"));
-  });
-
-  it("restores each policy with the right chrt flags", () => {
-    assert.deepEqual(chrtRestoreArgs(other), ["-o", "-p", "0"]);
-    assert.deepEqual(chrtRestoreArgs({ policy: "SCHED_FIFO", priority: 10 }), ["-f", "-p", "10"]);
-    assert.deepEqual(chrtRestoreArgs({ policy: "SCHED_RR", priority: 3 }), ["-r", "-p", "3"]);
-    assert.deepEqual(chrtRestoreArgs({ policy: "SCHED_BATCH", priority: 0 }), ["-b", "-p", "0"]);
-    assert.deepEqual(chrtRestoreArgs({ policy: "SCHED_DEADLINE", priority: 0 }), ["-o", "-p", "0"]);
   });
 
   it("reads a snapshot with QEMU thread names containing spaces", () => {
@@ -256,60 +250,93 @@ describe("scripts", () => {
     ],
   });
 
-  it("apply parks the originals, lowers the root RT group, then the sysctl, then sets RR 1 on live threads", () => {
-    const s = applyScript(plan, "/run/x/rt.orig");
+  it("apply writes the record (tmp + rename) before any change, then the root RT group, the sysctl, RR 1", () => {
+    const s = applyScript(plan, "/run/x/sched.record");
     const lines = s.split("\n");
-    const park = lines.findIndex(
-      (l) => l.startsWith("if [ ! -e /run/x/rt.orig ]") && l.includes('echo "sysctl'),
+    const at = (p: (l: string) => boolean): number => lines.findIndex(p);
+    const refuse = at((l) => l.startsWith('if [ -e "$rec" ]') && l.includes("exit 4"));
+    const header = at((l) => l.includes(SCHED_RECORD_HEADER));
+    const runtime = at((l) =>
+      l.includes('echo "runtime sysctl $(cat /proc/sys/kernel/sched_rt_runtime_us)"'),
     );
-    const group = lines.findIndex((l) => l.includes('echo 500000 > "$cg"'));
-    const bound = lines.findIndex((l) => l === "echo 500000 > /proc/sys/kernel/sched_rt_runtime_us");
-    const rr = lines.findIndex((l) => l.includes("chrt -r -p 1 2"));
-    assert.ok(park >= 0 && park < group && group < bound && bound < rr, s);
+    const cg = at((l) => l.includes('echo "runtime cgroup $cg $(cat "$cg")"'));
+    const t2 = at((l) => l === "  rec_thread 100 2 SCHED_FIFO 5");
+    const t3 = at((l) => l === "  rec_thread 100 3 SCHED_OTHER 0");
+    const written = at((l) => l === '} >"$tmp"');
+    const renamed = at((l) => l === 'mv -f "$tmp" "$rec"');
+    const group = at((l) => l.includes('echo 500000 > "$cg"'));
+    const bound = at((l) => l === "echo 500000 > /proc/sys/kernel/sched_rt_runtime_us");
+    const rr = at((l) => l.includes("chrt -r -p 1 2"));
+    assert.ok(lines.includes("rec=/run/x/sched.record") && lines.includes('tmp="$rec.tmp.$$"'), s);
+    const order = [refuse, header, runtime, cg, t2, t3, written, renamed, group, bound, rr];
+    assert.deepEqual(
+      order,
+      [...order].sort((x, y) => x - y),
+      `order: ${order.join(",")}\n${s}`,
+    );
+    assert.ok(
+      order.every((i) => i >= 0),
+      `missing a step:\n${s}`,
+    );
+    assert.equal(
+      lines.findIndex((l) => /chrt -r|> \/proc\/sys|> "\$cg"/.test(l)),
+      group,
+      "nothing changes before the record is in place",
+    );
     assert.ok(lines[rr]?.includes("[ -d /proc/100/task/2 ]"));
     assert.ok(s.includes("chrt -r -p 1 3"));
-    assert.ok(
-      !applyScript({ ...plan, runtime: { ...plan.runtime, setUs: null } }, "/f").includes(
-        "sched_rt_runtime_us",
-      ),
-    );
+    const unbounded = applyScript({ ...plan, runtime: { ...plan.runtime, setUs: null } }, "/f");
+    assert.ok(!unbounded.includes("sched_rt_runtime_us"), "an unchanged runtime is not in the record");
+    assert.ok(unbounded.includes("rec_thread 100 2 SCHED_FIFO 5"));
   });
 
-  it("restores the global runtime before the root group's, and keeps the state file on failure", async () => {
-    const s = restoreRuntimeScript("/run/x/rt.orig");
-    assert.ok(s.indexOf("sysctl)") >= 0 && s.includes('[ "$rc" = 0 ] && rm -f /run/x/rt.orig'));
-    // run it for real against a scratch copy of the format (no /proc writes: file paths only)
-    const dir = mkdtempSync(join(tmpdir(), "rt-"));
+  it("the record apply writes is what sched-restore.sh reads (real bash, scratch run dir)", () => {
+    // the apply script's record part, with the change part cut off, against this very process
+    const dir = mkdtempSync(join(tmpdir(), "rec-"));
     try {
-      const state = join(dir, "state");
-      const group = join(dir, "group");
-      writeFileSync(state, `cgroup ${group} 950000\n`);
-      writeFileSync(group, "500000\n");
-      const r = await new LocalExec().run("bash -s", { stdin: restoreRuntimeScript(state) });
-      assert.equal(r.stdout, "restored cgroup 950000\n");
-      assert.equal(readFileSync(group, "utf8"), "950000\n");
-      assert.ok(!existsSync(state));
+      const me = { ...thread(process.pid, "node", [0, 1], process.pid), sched: other };
+      const p = {
+        ...plan,
+        targets: [{ thread: me, label: "self" }],
+        runtime: { ...plan.runtime, setUs: null },
+      };
+      const script = applyScript(p, join(dir, "sched.record"));
+      const recordOnly = script.slice(0, script.indexOf("# from here on"));
+      const w = spawnSync("bash", ["-s"], { input: recordOnly, encoding: "utf8" });
+      assert.equal(w.status, 0, w.stderr);
+      const rec = readFileSync(join(dir, "sched.record"), "utf8").split("\n");
+      assert.equal(rec[0], SCHED_RECORD_HEADER);
+      assert.match(rec[1] ?? "", new RegExp(`^thread ${process.pid} ${process.pid} \\d+ SCHED_OTHER 0$`));
+      const again = spawnSync("bash", ["-s"], { input: recordOnly, encoding: "utf8" });
+      assert.equal(again.status, 4, "refuses while a record is there");
+      const r = spawnSync("bash", ["-s", "--", "restore"], {
+        input: RESTORE,
+        encoding: "utf8",
+        env: { ...process.env, LAB_RUN_DIR: dir },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout.trim()).threads, { restored: 1, gone: 0 });
+      assert.ok(!existsSync(join(dir, "sched.record")));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("revert restores each thread's own policy", () => {
-    const s = revertScript(plan);
-    assert.ok(s.includes("chrt -f -p 5 2"));
-    assert.ok(s.includes("chrt -o -p 0 3"));
-  });
-
   it("sweep and snapshot cover the given pids / pidfiles", () => {
-    assert.ok(sweepScript([100, 200]).includes("/proc/200/task/*"));
+    const sweep = sweepScript([{ pid: 100 }, { pidFile: "/run/a b.pid" }]);
+    assert.ok(sweep.includes("sweep_pid 100"));
+    assert.ok(sweep.includes(`sweep_pid "$(tr -dc 0-9 < '/run/a b.pid' 2>/dev/null)"`));
     const snap = snapshotScript([{ pid: 5 }, { pidFile: "/run/a b.pid" }]);
     assert.ok(snap.includes("sel 0 5"));
     assert.ok(snap.includes("'/run/a b.pid'"));
   });
 });
 
+const OPTS = { runDir: "/run/vhost-perf-lab/t", restoreScript: RESTORE };
+
 describe("SchedController against a fake host", () => {
   const plan = parsePlan({
+    stack: "t",
     hosts: { h: { transport: "local" } },
     dut: {
       host: "h",
@@ -338,28 +365,35 @@ describe("SchedController against a fake host", () => {
 
   it("applies to the data-plane threads only and reverts everything", async () => {
     const l = lab("1");
-    const c = new SchedController(l.exec, plan.dut, plan.sched);
-    const { applied } = await c.apply(() => undefined);
+    const c = new SchedController(l.exec, plan.dut, plan.sched, OPTS);
+    await c.apply(() => undefined);
     assert.deepEqual(
       l.rtThreads().map((t) => t.tid),
       [105, 203, 204],
     );
     assert.equal(l.rtRuntimeUs, 950000, "CPU 0 stays free: no runtime change");
-    await c.revert(applied);
+    const calls = l.exec.calls.length;
+    await c.revert();
+    assert.equal(l.exec.calls.length, calls + 1, "one round trip: restore and sweep in one command");
     assert.deepEqual(l.rtThreads(), []);
   });
 
   it("bounds and restores the RT runtime when the vCPUs may run anywhere", async () => {
     const l = lab("0-1");
-    const c = new SchedController(l.exec, plan.dut, plan.sched);
-    const { applied, warnings } = await c.apply(() => undefined);
+    const c = new SchedController(l.exec, plan.dut, plan.sched, OPTS);
+    const { warnings } = await c.apply(() => undefined);
     assert.equal(l.rtRuntimeUs, 500000);
-    assert.equal(l.stateFile, "950000");
+    assert.deepEqual(l.record?.runtime, 950000);
+    assert.deepEqual(
+      l.record?.threads.map((t) => `${t.tid} ${t.policy}`),
+      ["105 SCHED_OTHER", "203 SCHED_OTHER", "204 SCHED_OTHER"],
+    );
+    assert.ok(l.events.indexOf("record written") < l.events.indexOf("runtime 500000"), "record first");
     assert.ok(warnings.some((w) => /bounded to 500000/.test(w)));
     assert.ok(l.events.indexOf("runtime 500000") < l.events.indexOf("rr 105"), "bound before the first RR");
-    await c.revert(applied);
+    await c.revert();
     assert.equal(l.rtRuntimeUs, 950000);
-    assert.equal(l.stateFile, null);
+    assert.equal(l.record, null);
     assert.deepEqual(l.rtThreads(), []);
     assert.ok(
       l.events.lastIndexOf("runtime 950000") > l.events.lastIndexOf("other 105"),
@@ -367,23 +401,70 @@ describe("SchedController against a fake host", () => {
     );
   });
 
-  it("recover() restores a runtime parked by a run that died, and sweeps RR leftovers", async () => {
+  it("recover() restores a record left by a run that died, and sweeps RR leftovers", async () => {
     const l = lab("1");
-    l.stateFile = "950000";
+    l.record = { runtime: 950000, threads: [{ pid: 200, tid: 203, policy: "SCHED_OTHER", priority: 0 }] };
     l.rtRuntimeUs = 500000;
     (l.threads[1] as { policy: string }).policy = "SCHED_RR";
-    const c = new SchedController(l.exec, plan.dut, plan.sched);
+    (l.threads[3] as { policy: string }).policy = "SCHED_RR";
+    const c = new SchedController(l.exec, plan.dut, plan.sched, OPTS);
     const notes = await c.recover();
     assert.equal(l.rtRuntimeUs, 950000);
     assert.deepEqual(l.rtThreads(), []);
-    assert.ok(notes.some((n) => /restored sysctl 950000/.test(n)));
-    assert.ok(notes.some((n) => /thread 105 \(rte-worker-1\)/.test(n)));
+    assert.equal(l.record, null);
+    assert.ok(
+      notes.some((n) =>
+        /previous run left .*1 thread\(s\) back .*sched_rt_runtime_us back to 950000/.test(n),
+      ),
+      notes.join("\n"),
+    );
+    assert.ok(
+      notes.some((n) => /thread 105 \(rte-worker-1\)/.test(n)),
+      "not in the record: swept",
+    );
+  });
+
+  it("after close() no change is made any more, and close() restores what was applied", async () => {
+    const l = lab("0-1");
+    const c = new SchedController(l.exec, plan.dut, plan.sched, OPTS);
+    await c.apply(() => undefined);
+    assert.equal(l.rtThreads().length, 3);
+    await c.close();
+    assert.deepEqual(l.rtThreads(), []);
+    assert.equal(l.rtRuntimeUs, 950000);
+    assert.equal(l.record, null);
+    let planned = false;
+    await assert.rejects(
+      c.apply(() => {
+        planned = true;
+      }),
+      AbortedError,
+    );
+    assert.equal(planned, false);
+    assert.deepEqual(l.rtThreads(), []);
+  });
+
+  it("a revert that cannot restore keeps the record and says how to restore it", async () => {
+    const l = lab("1");
+    const c = new SchedController(l.exec, plan.dut, plan.sched, OPTS);
+    await c.apply(() => undefined);
+    const exec = l.exec as unknown as { run: typeof l.exec.run };
+    const real = exec.run.bind(l.exec);
+    exec.run = async (command, options) =>
+      options?.stdin?.includes("__VPL_SCHED_RESTORE_EOF__")
+        ? { code: 1, stdout: "", stderr: "chrt: boom", timedOut: false }
+        : real(command, options);
+    await assert.rejects(
+      c.revert(),
+      /reverting cfsrr1 failed .*chrt: boom.*record \/run\/vhost-perf-lab\/t\/sched\.record stays/,
+    );
+    assert.notEqual(l.record, null);
   });
 
   it("fails clearly when no data-plane thread is found", async () => {
     const l = lab("1");
     l.threads = l.threads.filter((t) => t.pid !== 100 && !t.comm.startsWith("CPU"));
-    const c = new SchedController(l.exec, plan.dut, plan.sched);
+    const c = new SchedController(l.exec, plan.dut, plan.sched, OPTS);
     await assert.rejects(
       c.apply(() => undefined),
       /no data-plane threads found/,

@@ -5,14 +5,20 @@
  * The danger on a small host (DESIGN.md §4): busy-polling RR threads on every CPU starve the control
  * path (sshd, the runner's own SSH, trafgen) down to the 5 % that sched_rt_runtime_us leaves. So
  * before a cell the plan is checked: if the RR threads, given their affinity masks, could occupy
- * every online CPU at once, sched_rt_runtime_us is lowered for the cell and restored after. Threads
- * are always reverted (try/finally in the runner), and a final sweep puts any thread of the lab's
- * processes that is still SCHED_RR/FIFO back to SCHED_OTHER.
+ * every online CPU at once, sched_rt_runtime_us is lowered for the cell and restored after.
+ *
+ * Before any change a record of it is written on the host ($run/sched.record: each thread's
+ * original policy, the original RT runtime); every revert restores from that record with
+ * scripts/sched-restore.sh, the same script the Benchmark's guard step runs at destroy, so even a
+ * runner killed with SIGKILL leaves nothing that cannot be put back. Threads are always reverted
+ * (try/finally in the runner), and a final sweep puts any thread of the lab's processes that is
+ * still SCHED_RR/FIFO back to SCHED_OTHER.
  *
  * The decision logic is pure (planCfsrr1 & co.); SchedController does the I/O.
  */
+import { AbortedError, abortReason, throwIfAborted } from "./abort";
 import type { DutSpec, SchedSpec } from "./plan";
-import { runChecked, shQuote, type RemoteExec } from "./remote";
+import { prepared, runChecked, shQuote, withEnv, type PreparedCommand, type RemoteExec } from "./remote";
 
 export type SchedPolicyName =
   "SCHED_OTHER" | "SCHED_BATCH" | "SCHED_IDLE" | "SCHED_FIFO" | "SCHED_RR" | "SCHED_DEADLINE";
@@ -75,25 +81,6 @@ export function isRealtime(state: SchedState): boolean {
   return state.policy === "SCHED_RR" || state.policy === "SCHED_FIFO";
 }
 
-/** chrt arguments that put a thread back into `state` (used as `chrt <args> <tid>`). */
-export function chrtRestoreArgs(state: SchedState): string[] {
-  switch (state.policy) {
-    case "SCHED_OTHER":
-      return ["-o", "-p", "0"];
-    case "SCHED_BATCH":
-      return ["-b", "-p", "0"];
-    case "SCHED_IDLE":
-      return ["-i", "-p", "0"];
-    case "SCHED_FIFO":
-      return ["-f", "-p", String(state.priority)];
-    case "SCHED_RR":
-      return ["-r", "-p", String(state.priority)];
-    case "SCHED_DEADLINE":
-      // Deadline parameters are not recoverable from chrt -p; CFS is the safe place to return to.
-      return ["-o", "-p", "0"];
-  }
-}
-
 export interface Snapshot {
   onlineCpus: number[];
   rtRuntimeUs: number;
@@ -135,6 +122,8 @@ export function parseSnapshot(text: string, selectorCount: number): Snapshot {
         } catch {
           continue; // the thread ended between listing and chrt
         }
+        // two selectors may name the same process: each thread once
+        if (threads.some((t) => t.tid === Number(f[2]))) continue;
         threads.push({
           pid: Number(f[1]),
           tid: Number(f[2]),
@@ -340,58 +329,64 @@ export function snapshotScript(sources: readonly PidSource[]): string {
     "  done",
     "}",
   ];
-  sources.forEach((src, index) => {
-    if (src.pid !== undefined) lines.push(`sel ${index} ${src.pid}`);
-    else lines.push(`sel ${index} "$(tr -dc 0-9 < ${shQuote(src.pidFile ?? "/nonexistent")} 2>/dev/null)"`);
-  });
+  sources.forEach((src, index) => lines.push(`sel ${index} ${pidWord(src)}`));
   return lines.join("\n") + "\n";
 }
 
 /**
  * Root RT cgroup runtime files (cgroup v1 cpu controller). With CONFIG_RT_GROUP_SCHED the kernel
  * refuses (EINVAL) a global sched_rt_runtime_us below what the root group keeps, so that one is
- * lowered first and restored last. (Seen here: kernel 6.18 with RT_GROUP_SCHED=y.)
+ * lowered first and restored last. (Seen here: kernel 6.18 with RT_GROUP_SCHED=y.) The same list
+ * is in scripts/sched-restore.sh, which refuses a record naming any other file.
  */
 export const RT_CGROUP_FILES = [
   "/sys/fs/cgroup/cpu/cpu.rt_runtime_us",
   "/sys/fs/cgroup/cpu,cpuacct/cpu.rt_runtime_us",
 ];
 
-/**
- * Shell that puts the parked RT runtime settings back (global sysctl first, then the root group)
- * and removes the state file; prints "restored <kind> <value>" per setting.
- */
-export function restoreRuntimeScript(stateFile: string): string {
-  const f = shQuote(stateFile);
-  return (
-    [
-      "set -u",
-      "rc=0",
-      `if [ -e ${f} ]; then`,
-      "  while read -r kind a b; do",
-      '    case "$kind" in',
-      '    sysctl) echo "$a" > /proc/sys/kernel/sched_rt_runtime_us && echo "restored sysctl $a" || rc=1 ;;',
-      '    cgroup) echo "$b" > "$a" && echo "restored cgroup $b" || rc=1 ;;',
-      "    esac",
-      `  done < ${f}`,
-      `  [ "$rc" = 0 ] && rm -f ${f}`,
-      "fi",
-      "exit $rc",
-    ].join("\n") + "\n"
-  );
-}
+/** First line of a scheduling record (scripts/sched-restore.sh knows this version). */
+export const SCHED_RECORD_HEADER = "vhost-perf-lab-sched-record 1";
 
-/** Shell for one cell's cfsrr1: park the original runtime, bound it if needed, then RR 1 per thread. */
-export function applyScript(plan: Cfsrr1Plan, stateFile: string): string {
-  const lines = ["set -eu"];
+/**
+ * Shell for one cell's cfsrr1. BEFORE anything changes it writes the scheduling record (every
+ * target thread with its original policy, priority and start time; the RT runtime settings it
+ * is about to lower) to a temporary file and renames it into place, so a runner killed at any
+ * point leaves either no change or a record of every change (scripts/sched-restore.sh puts it
+ * back). Then: lower the root RT group, then the sysctl (if the plan bounds the runtime), then RR 1
+ * per live thread. Refuses to run while an earlier record is still there (not reverted).
+ */
+export function applyScript(plan: Cfsrr1Plan, recordPath: string): string {
+  const rec = shQuote(recordPath);
   const bound = plan.runtime.setUs;
+  const lines = [
+    "set -eu",
+    `rec=${rec}`,
+    'if [ -e "$rec" ]; then echo "cfsrr1: $rec is still there: an earlier change was not reverted (scripts/sched-restore.sh restore)" >&2; exit 4; fi',
+    'mkdir -p "${rec%/*}"',
+    'tmp="$rec.tmp.$$"',
+    // start time of a thread (field 22 of its stat), so a restore never touches a reused TID
+    'start_time() { local s f; s=$(cat "/proc/$1/task/$2/stat" 2>/dev/null) || return 1; s=${s##*) }; read -r -a f <<<"$s"; printf \'%s\' "${f[19]}"; }',
+    'rec_thread() { local st; st=$(start_time "$1" "$2") || return 0; printf \'thread %s %s %s %s %s\\n\' "$1" "$2" "$st" "$3" "$4"; }',
+    'cg=""',
+  ];
   if (bound !== null) {
-    const f = shQuote(stateFile);
     lines.push(
-      'cg=""',
       `for c in ${RT_CGROUP_FILES.map(shQuote).join(" ")}; do if [ -w "$c" ]; then cg="$c"; break; fi; done`,
-      // Park the originals once: a state file left by an earlier cell or run holds the true ones.
-      `if [ ! -e ${f} ]; then mkdir -p "$(dirname ${f})"; { echo "sysctl $(cat /proc/sys/kernel/sched_rt_runtime_us)"; if [ -n "$cg" ]; then echo "cgroup $cg $(cat "$cg")"; fi; } > ${f}; fi`,
+    );
+  }
+  lines.push("{", `  echo ${shQuote(SCHED_RECORD_HEADER)}`);
+  if (bound !== null) {
+    lines.push(
+      '  echo "runtime sysctl $(cat /proc/sys/kernel/sched_rt_runtime_us)"',
+      '  if [ -n "$cg" ]; then echo "runtime cgroup $cg $(cat "$cg")"; fi',
+    );
+  }
+  for (const { thread } of plan.targets) {
+    lines.push(`  rec_thread ${thread.pid} ${thread.tid} ${thread.sched.policy} ${thread.sched.priority}`);
+  }
+  lines.push('} >"$tmp"', 'mv -f "$tmp" "$rec"', "# from here on every change is in the record");
+  if (bound !== null) {
+    lines.push(
       `if [ -n "$cg" ] && [ "$(cat "$cg")" -gt ${bound} ]; then echo ${bound} > "$cg"; fi`,
       `echo ${bound} > /proc/sys/kernel/sched_rt_runtime_us`,
     );
@@ -404,39 +399,139 @@ export function applyScript(plan: Cfsrr1Plan, stateFile: string): string {
   return lines.join("\n") + "\n";
 }
 
-/** Shell that puts every target back where it was; tolerant of threads that have ended. */
-export function revertScript(plan: Cfsrr1Plan): string {
-  const lines = ["set -u", "rc=0"];
-  for (const { thread } of plan.targets) {
-    const args = chrtRestoreArgs(thread.sched).join(" ");
-    lines.push(
-      `if [ -d /proc/${thread.pid}/task/${thread.tid} ]; then chrt ${args} ${thread.tid} || rc=1; else echo "gone ${thread.tid}"; fi`,
-    );
-  }
-  lines.push("exit $rc");
-  return lines.join("\n") + "\n";
+/** `LAB_RUN_DIR=<run dir> bash -s -- <verb>`: scripts/sched-restore.sh, shipped on stdin. */
+export function restoreCommand(runDir: string, verb: "restore" | "stop-trial" | "check" | "down"): string {
+  return withEnv({ LAB_RUN_DIR: runDir }, `bash -s -- ${verb}`);
 }
 
-/** Shell that demotes every RR/FIFO thread of the given pids to SCHED_OTHER; prints what it swept. */
-export function sweepScript(pids: readonly number[]): string {
-  const lines = ["set -u", "rc=0"];
-  for (const pid of pids) {
-    lines.push(
-      `for t in /proc/${pid}/task/*; do [ -d "$t" ] || continue; tid="\${t##*/}";` +
-        ` if chrt -p "$tid" 2>/dev/null | grep -qE 'SCHED_(RR|FIFO)'; then` +
-        ` chrt -o -p 0 "$tid" && printf 'swept\\t%s\\t%s\\n' "$tid" "$(cat "$t/comm" 2>/dev/null)" || rc=1; fi; done`,
+/** The JSON line of `sched-restore.sh restore`. */
+export interface RestoreResult {
+  record: string;
+  found: boolean;
+  threads: { restored: number; gone: number };
+  failed: number;
+  rtRuntimeUs: number | null;
+  cgroupRtRuntimeUs: number | null;
+}
+
+/** Runs `sched-restore.sh restore` on a host; throws (with the script's messages) unless it all went back. */
+export async function runRestore(
+  exec: RemoteExec,
+  runDir: string,
+  script: string,
+  timeoutMs = 15000,
+): Promise<RestoreResult> {
+  const r = await exec.run(restoreCommand(runDir, "restore"), { stdin: script, timeoutMs });
+  const last = r.stdout.trim().split("\n").pop() ?? "";
+  let parsed: RestoreResult | undefined;
+  try {
+    parsed = JSON.parse(last) as RestoreResult;
+  } catch {
+    parsed = undefined;
+  }
+  if (r.code !== 0 || !parsed) {
+    const why = r.timedOut ? "timed out" : `exit ${r.code ?? "by signal"}`;
+    throw new Error(
+      `${exec.name}: sched-restore.sh restore failed (${why}): ${(r.stderr.trim() || r.stdout.trim()).split("\n").slice(-4).join(" | ")}; ` +
+        `the record ${runDir}/sched.record stays: \`pulumi destroy\`, the next run, or ` +
+        `\`LAB_RUN_DIR=${runDir} bash scripts/sched-restore.sh restore\` on the host puts it back`,
     );
   }
-  lines.push("exit $rc");
-  return lines.join("\n") + "\n";
+  return parsed;
+}
+
+/** One line for the report about what a restore put back, or null when there was no record. */
+export function describeRestore(r: RestoreResult): string | null {
+  if (!r.found) return null;
+  const runtime = r.rtRuntimeUs === null ? "" : `, sched_rt_runtime_us back to ${r.rtRuntimeUs}`;
+  const gone = r.threads.gone > 0 ? ` (${r.threads.gone} gone)` : "";
+  return `${r.threads.restored} thread(s) back to their policy${gone}${runtime}`;
+}
+
+/** The shell word that names a source's pid (a pidfile is read on the host, at that moment). */
+function pidWord(src: PidSource): string {
+  return src.pid !== undefined
+    ? String(src.pid)
+    : `"$(tr -dc 0-9 < ${shQuote(src.pidFile ?? "/nonexistent")} 2>/dev/null)"`;
+}
+
+/**
+ * Shell lines that demote every RR/FIFO thread of the sources' processes to SCHED_OTHER and print
+ * "swept<TAB>tid<TAB>comm" per thread; a failure sets rc=1 (the caller's variable).
+ */
+export function sweepLines(sources: readonly PidSource[]): string[] {
+  // builtins only (field 41 of a thread's stat is its policy: 1 FIFO, 2 RR): this runs while RR
+  // pollers may hold CPUs, and within an interrupt's 3 s
+  return [
+    "sweep_pid() {",
+    '  local t s c; local -a f; [ -n "$1" ] || return 0',
+    '  for t in /proc/"$1"/task/*; do',
+    '    { IFS= read -r s <"$t/stat"; } 2>/dev/null || continue',
+    '    read -r -a f <<<"${s##*) }"',
+    '    case "${f[38]:-0}" in 1 | 2) ;; *) continue ;; esac',
+    '    { IFS= read -r c <"$t/comm"; } 2>/dev/null || c="?"',
+    `    if chrt -o -p 0 "\${t##*/}"; then printf 'swept\\t%s\\t%s\\n' "\${t##*/}" "$c"; else rc=1; fi`,
+    "  done",
+    "}",
+    ...sources.map((src) => `sweep_pid ${pidWord(src)}`),
+  ];
+}
+
+/** Shell that demotes every RR/FIFO thread of the sources' processes to SCHED_OTHER; prints what it swept. */
+export function sweepScript(sources: readonly PidSource[]): string {
+  return ["set -u", "rc=0", ...sweepLines(sources), "exit $rc"].join("\n") + "\n";
+}
+
+const HEREDOC = "__VPL_SCHED_RESTORE_EOF__";
+
+/**
+ * ONE command that puts a host back (one round trip: an SSH command can cost seconds, and an
+ * interrupt has 3 s): scripts/sched-restore.sh <verb> from the record, then the sweep of the lab's
+ * processes. The script travels inside this one, as a quoted here-document.
+ */
+export function restoreAndSweepScript(
+  runDir: string,
+  restoreScript: string,
+  verb: "restore" | "down",
+  sources: readonly PidSource[],
+): string {
+  if (restoreScript.split("\n").includes(HEREDOC)) throw new Error(`sched-restore.sh contains ${HEREDOC}`);
+  return (
+    [
+      "set -u",
+      "rc=0",
+      `${restoreCommand(runDir, verb)} <<'${HEREDOC}' || rc=$?`,
+      restoreScript.replace(/\n$/, ""),
+      HEREDOC,
+      ...sweepLines(sources),
+      "exit $rc",
+    ].join("\n") + "\n"
+  );
+}
+
+/** What restoreAndSweepScript printed: the restore's JSON line and the swept threads. */
+export function parseRestoreAndSweep(stdout: string): { restore: RestoreResult | null; swept: string[] } {
+  let restore: RestoreResult | null = null;
+  const swept: string[] = [];
+  for (const line of stdout.split("\n")) {
+    if (line.startsWith('{"verb":')) {
+      try {
+        restore = JSON.parse(line) as RestoreResult;
+      } catch {
+        restore = null;
+      }
+    } else if (line.startsWith("swept\t")) {
+      const [, tid, comm] = line.split("\t");
+      swept.push(`sweep: thread ${tid} (${comm}) was still SCHED_RR/FIFO, set to SCHED_OTHER`);
+    }
+  }
+  return { restore, swept };
 }
 
 // ---- I/O ---------------------------------------------------------------------------------------
 
 export interface AppliedCfsrr1 {
   plan: Cfsrr1Plan;
-  /** every pid of the lab found at apply time (for the sweep) */
-  labPids: number[];
 }
 
 export interface CellSchedReport {
@@ -467,15 +562,34 @@ export function cellSchedReport(applied: AppliedCfsrr1): CellSchedReport {
   };
 }
 
+export interface SchedControllerOptions {
+  /** the stack's run directory on the DUT; the record is <runDir>/sched.record */
+  runDir: string;
+  /** scripts/sched-restore.sh, shipped on stdin for every restore */
+  restoreScript: string;
+  /** once aborted, no further change is made (a restore may still run) */
+  signal?: AbortSignal;
+}
+
+/**
+ * Scheduling changes on the DUT. Every change and every restore runs one at a time (a queue), and
+ * after close() no change runs any more: an interrupt that lands while a change is being planned
+ * can never apply it after the restore.
+ */
 export class SchedController {
   private readonly sources: PidSource[];
   private readonly labels: string[];
   private readonly patterns: RegExp[];
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** the final restore, started ahead: an interrupt only has to feed it (see close()) */
+  private readonly finalRestore: PreparedCommand;
 
   constructor(
     private readonly exec: RemoteExec,
     private readonly dut: DutSpec,
     private readonly sched: SchedSpec,
+    private readonly options: SchedControllerOptions,
   ) {
     const selectors = [dut.vswitch, ...dut.vms];
     this.sources = selectors.map((s) =>
@@ -483,6 +597,18 @@ export class SchedController {
     );
     this.labels = selectors.map((s) => s.label);
     this.patterns = selectors.map((s) => new RegExp(s.namePattern));
+    this.finalRestore = prepared(exec, "bash -s");
+  }
+
+  get recordPath(): string {
+    return `${this.options.runDir}/sched.record`;
+  }
+
+  /** Runs `fn` after everything queued before it, alone. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   async snapshot(): Promise<Snapshot> {
@@ -507,10 +633,14 @@ export class SchedController {
     return out;
   }
 
-  /** Applies cfsrr1. On a failure half-way the returned record is still complete: revert it. */
+  /**
+   * Applies cfsrr1 (record first, then the changes). `onPlanned` is called right before the
+   * change: from then on the caller owns a revert, also when apply fails half-way.
+   */
   async apply(
     onPlanned: (applied: AppliedCfsrr1) => void,
   ): Promise<{ applied: AppliedCfsrr1; warnings: string[] }> {
+    throwIfAborted(this.options.signal);
     const snap = await this.snapshot();
     const selections = this.selections(snap);
     const selected: { thread: ThreadInfo; label: string }[] = [];
@@ -528,11 +658,15 @@ export class SchedController {
     const warnings = [...plan.warnings];
     const missing = this.missing(snap);
     if (missing.length > 0) warnings.push(`cfsrr1: not running, so not RR: ${missing.join(", ")}`);
-    const applied: AppliedCfsrr1 = { plan, labPids: selections.map((s) => s.pid) };
-    onPlanned(applied); // from here on the caller owns the revert
-    await runChecked(this.exec, "cfsrr1 apply (chrt -r -p 1)", "bash -s", {
-      stdin: applyScript(plan, this.sched.stateFile),
-      timeoutMs: 30000,
+    const applied: AppliedCfsrr1 = { plan };
+    await this.serial(async () => {
+      if (this.closed) throw new AbortedError(abortReason(this.options.signal));
+      throwIfAborted(this.options.signal);
+      onPlanned(applied); // from here on the caller owns the revert
+      await runChecked(this.exec, "cfsrr1 apply (record, then chrt -r -p 1)", "bash -s", {
+        stdin: applyScript(plan, this.recordPath),
+        timeoutMs: 30000,
+      });
     });
     // Verify: every target still alive must now be RR 1.
     const after = await this.snapshot();
@@ -549,64 +683,61 @@ export class SchedController {
     return { applied, warnings };
   }
 
-  /** Reverts threads, sweeps the lab's processes, restores the RT runtime. Reports what it did. */
-  async revert(applied: AppliedCfsrr1): Promise<string[]> {
-    const notes: string[] = [];
-    const errors: string[] = [];
-    const threads = await this.exec.run("bash -s", { stdin: revertScript(applied.plan), timeoutMs: 30000 });
-    if (threads.code !== 0) errors.push(`thread revert: ${threads.stderr.trim() || threads.stdout.trim()}`);
-    try {
-      notes.push(...(await this.sweep(applied.labPids)));
-    } catch (e) {
-      errors.push((e as Error).message);
-    }
-    // Always: a half-done apply may have parked and lowered the runtime before failing.
-    const restore = await this.exec.run("bash -s", {
-      stdin: restoreRuntimeScript(this.sched.stateFile),
+  /**
+   * One round trip: restores from the record (threads, then the RT runtime), then sweeps the lab's
+   * processes. Throws when the record could not be fully restored (it stays on the host).
+   */
+  private async restoreAndSweep(
+    via?: PreparedCommand,
+  ): Promise<{ restore: RestoreResult | null; notes: string[] }> {
+    const options = {
+      stdin: restoreAndSweepScript(this.options.runDir, this.options.restoreScript, "restore", this.sources),
       timeoutMs: 30000,
-    });
-    if (restore.code !== 0) errors.push(`sched_rt_runtime_us restore: ${restore.stderr.trim()}`);
-    if (errors.length > 0)
-      throw new Error(`reverting cfsrr1 failed on ${this.exec.name}: ${errors.join("; ")}`);
-    return notes;
+    };
+    const r = await (via ? via.run(options) : this.exec.run("bash -s", options));
+    const { restore, swept } = parseRestoreAndSweep(r.stdout);
+    if (r.code !== 0 || restore === null) {
+      const why = r.timedOut ? "timed out" : `exit ${r.code ?? "by signal"}`;
+      const detail = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-4).join(" | ");
+      throw new Error(
+        `reverting cfsrr1 failed on ${this.exec.name} (${why}): ${detail}; the record ${this.recordPath} ` +
+          "stays: `pulumi destroy` (the Benchmark's guard step), the next run, or " +
+          `\`LAB_RUN_DIR=${this.options.runDir} bash scripts/sched-restore.sh restore\` on the host puts it back`,
+      );
+    }
+    return { restore, notes: swept };
   }
 
-  /** Every thread of these pids that is RR/FIFO goes back to SCHED_OTHER. Returns what was swept. */
-  async sweep(pids?: readonly number[]): Promise<string[]> {
-    let list = pids ? [...pids] : [];
-    if (!pids) {
-      const snap = await this.snapshot();
-      list = snap.pids.filter((p): p is number => p !== null);
-    }
-    if (list.length === 0) return [];
-    const result = await runChecked(this.exec, "RT sweep", "bash -s", {
-      stdin: sweepScript(list),
-      timeoutMs: 30000,
+  /** Reverts a cell's cfsrr1 (from the record), sweeps the lab's processes. Reports what it did. */
+  revert(via?: PreparedCommand): Promise<string[]> {
+    return this.serial(async () => {
+      const { restore, notes } = await this.restoreAndSweep(via);
+      const line = restore ? describeRestore(restore) : null;
+      return line === null ? notes : [`restored from ${this.recordPath}: ${line}`, ...notes];
     });
-    return result.stdout
-      .split("\n")
-      .filter((l) => l.startsWith("swept\t"))
-      .map((l) => {
-        const [, tid, comm] = l.split("\t");
-        return `sweep: thread ${tid} (${comm}) was still SCHED_RR/FIFO, set to SCHED_OTHER`;
-      });
   }
 
   /**
-   * Start-of-run recovery from a run that died hard: restore a parked sched_rt_runtime_us and
-   * sweep the lab's processes.
+   * The end of the run, also when interrupted: no change runs after this (one in flight finishes
+   * first); whatever the record lists goes back, and no thread of the lab's processes stays RR/FIFO.
+   * It runs in the command started with the controller: no login shell to wait for.
    */
-  async recover(): Promise<string[]> {
-    const notes: string[] = [];
-    const result = await runChecked(this.exec, "RT runtime recovery", "bash -s", {
-      stdin: restoreRuntimeScript(this.sched.stateFile),
-      timeoutMs: 30000,
+  close(): Promise<string[]> {
+    this.closed = true;
+    return this.revert(this.finalRestore);
+  }
+
+  /**
+   * Start of a run: a record left by a run that was killed (or could not restore) is restored
+   * before anything else, and the lab's processes are swept.
+   */
+  recover(): Promise<string[]> {
+    return this.serial(async () => {
+      const { restore, notes } = await this.restoreAndSweep();
+      const line = restore ? describeRestore(restore) : null;
+      return line === null
+        ? notes
+        : [`a previous run left scheduling changes (${this.recordPath}): ${line}`, ...notes];
     });
-    const restored = [...result.stdout.matchAll(/restored (\w+) (-?\d+)/g)].map((m) => `${m[1]} ${m[2]}`);
-    if (restored.length > 0) {
-      notes.push(`a previous run left the RT runtime lowered: restored ${restored.join(", ")}`);
-    }
-    notes.push(...(await this.sweep()));
-    return notes;
   }
 }

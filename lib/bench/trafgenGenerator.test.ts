@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CounterAnomalyError } from "./counters";
 import { parsePlan, type TrafgenSpec } from "./plan";
+import { findScript } from "./runner";
 import { FakeExec, FakeLab, ok } from "./testSupport";
 import {
   pacingQdisc,
@@ -11,8 +12,12 @@ import {
   UnsupportedFrameError,
 } from "./trafgenGenerator";
 
+const RESTORE = findScript("sched-restore.sh") as string;
+const OPTS = { runDir: "/run/vhost-perf-lab/s1", cleanupScript: RESTORE };
+
 function spec(): TrafgenSpec {
   const plan = parsePlan({
+    stack: "s1",
     hosts: { h: { transport: "local" } },
     dut: { host: "h", vswitch: { pid: 1 } },
     tg: { kind: "trafgen", host: "h", netns: "ns1", txIf: "t0", rxIf: "t1", settleS: 0.5 },
@@ -56,13 +61,13 @@ describe("TrafgenGenerator", () => {
   it("runs one remote command per trial: trafgen in the netns, rate, count, one process, paced by a tbf", async () => {
     const lab = new FakeLab();
     lab.lossAt = (pps) => (pps > 100000 ? 0.25 : 0);
-    const gen = new TrafgenGenerator(lab.exec, spec());
+    const gen = new TrafgenGenerator(lab.exec, spec(), OPTS);
     const counts = await gen.runTrial({ loadPps: 200000, durationS: 1, frame: 64 });
     assert.deepEqual(counts, { offeredCount: 200000, receivedCount: 150000 });
     assert.equal(gen.directions, 1);
     const writes = lab.exec.calls.filter((c) => c.command.includes("cat >"));
     assert.equal(writes.length, 1, "config written once");
-    assert.ok(writes[0]?.command.includes("/run/vhost-perf-lab/trafgen/udp-64B.cfg"));
+    assert.ok(writes[0]?.command.includes("/run/vhost-perf-lab/s1/trafgen/udp-64B.cfg"), "per-stack dir");
     const trial = lab.exec.calls.find((c) => c.stdin.includes("trafgen"));
     assert.ok(trial);
     assert.equal(trial.command, "ip netns exec ns1 bash -s");
@@ -75,7 +80,7 @@ describe("TrafgenGenerator", () => {
       "tc qdisc replace dev t0 root tbf rate 96000000bit burst 1600 limit 300000",
     );
     assert.ok(tcSet >= 0 && tcSet < trial.stdin.indexOf("timeout -s INT"), trial.stdin);
-    assert.ok(trial.stdin.indexOf("tc qdisc del dev t0 root") > trial.stdin.indexOf("timeout -s INT"));
+    assert.ok(trial.stdin.lastIndexOf("tc qdisc del dev t0 root") > trial.stdin.indexOf("timeout -s INT"));
     assert.ok(!trial.stdin.includes(" -J"));
     assert.ok(trial.stdin.includes("/sys/class/net/t1/statistics/rx_packets"));
     await gen.runTrial({ loadPps: 50000.4, durationS: 2, frame: 64 });
@@ -86,7 +91,7 @@ describe("TrafgenGenerator", () => {
   });
 
   it("refuses sub-second and fractional trials (trafgen's rate control is per second)", async () => {
-    const gen = new TrafgenGenerator(new FakeLab().exec, spec());
+    const gen = new TrafgenGenerator(new FakeLab().exec, spec(), OPTS);
     await assert.rejects(gen.runTrial({ loadPps: 1000, durationS: 0.5, frame: 64 }), /whole seconds/);
     await assert.rejects(gen.runTrial({ loadPps: 1000, durationS: 1.5, frame: 64 }), /whole seconds/);
   });
@@ -99,7 +104,7 @@ describe("TrafgenGenerator", () => {
       // ifindex of the rx interface changes: it was re-created under us
       return ok(`C before 7 0 8 0 0\nC after 7 1000 9 1000 0\nRC 0\nWALL 1000000\n`);
     });
-    const gen = new TrafgenGenerator(exec, spec());
+    const gen = new TrafgenGenerator(exec, spec(), OPTS);
     await assert.rejects(gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 }), CounterAnomalyError);
     assert.equal(trials, 2);
   });
@@ -111,7 +116,7 @@ describe("TrafgenGenerator", () => {
         ? ok(`C before 7 0 8 0 0\nC after 7 400 8 400 0\nRC ${rc}\nWALL 1170000\ntrafgen: Invalid rate\n`)
         : ok(),
     );
-    const gen = new TrafgenGenerator(exec, spec());
+    const gen = new TrafgenGenerator(exec, spec(), OPTS);
     assert.deepEqual(await gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 }), {
       offeredCount: 400,
       receivedCount: 400,
@@ -126,7 +131,7 @@ describe("TrafgenGenerator", () => {
 
   it("reports frames the TG interfaces cannot carry", async () => {
     const lab = new FakeLab();
-    const gen = new TrafgenGenerator(lab.exec, spec());
+    const gen = new TrafgenGenerator(lab.exec, spec(), OPTS);
     await gen.checkFrame(1518);
     await assert.rejects(gen.checkFrame(9000), (e: unknown) => {
       assert.ok(e instanceof UnsupportedFrameError);
@@ -143,12 +148,35 @@ describe("TrafgenGenerator", () => {
     assert.ok(lab.exec.calls.some((c) => c.stdin.includes("trafgen") && c.stdin.includes(" -J")));
   });
 
-  it("removes its configs", async () => {
+  it("lists the trial's processes and qdisc before it starts them, and cleans up after itself on TERM", async () => {
     const lab = new FakeLab();
-    const gen = new TrafgenGenerator(lab.exec, spec());
-    await gen.prepare(64);
-    await gen.cleanup();
-    assert.ok(lab.exec.calls.at(-1)?.command.startsWith("rm -f /run/vhost-perf-lab/trafgen/udp-64B.cfg"));
+    const gen = new TrafgenGenerator(lab.exec, spec(), OPTS);
+    await gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 });
+    const s = lab.exec.calls.find((c) => c.stdin.includes("trafgen"))?.stdin ?? "";
+    const listed = s.indexOf(`>"$pidf"`);
+    assert.ok(s.includes("d=/run/vhost-perf-lab/s1/trafgen"));
+    assert.ok(s.includes("qdisc %s %s") && s.includes("ns1 t0"), "the qdisc is listed for sched-restore.sh");
+    assert.ok(listed > 0 && listed < s.indexOf("tc qdisc replace"), "listed before the qdisc is set");
+    assert.ok(s.indexOf("trap stop TERM INT HUP") < listed, "the trap is set before anything starts");
+    assert.ok(s.indexOf(`>>"$pidf"`) > s.indexOf("tp=$!"), "trafgen's pid is listed");
+    assert.match(s, /stop\(\) \{[^\n]*kill -TERM "\$tp"[^\n]*tc qdisc del dev t0 root/);
+  });
+
+  it("stop() ends a running trial and removes its files with sched-restore.sh; no trial after it", async () => {
+    const lab = new FakeLab();
+    lab.hangTrial = 1;
+    const gen = new TrafgenGenerator(lab.exec, spec(), OPTS);
+    const trial = gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 });
+    await lab.trialHanging;
+    const t = Date.now();
+    await gen.stop();
+    assert.ok(Date.now() - t < 1000, "the running trial was ended, not waited for");
+    await assert.rejects(trial, /trafgen stopped/);
+    const stop = lab.exec.calls.find((c) => c.command.endsWith("-- stop-trial"));
+    assert.equal(stop?.command, "env LAB_RUN_DIR=/run/vhost-perf-lab/s1 bash -s -- stop-trial");
+    assert.equal(stop?.stdin, RESTORE);
+    await assert.rejects(gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 }), /trafgen stopped/);
+    assert.equal(lab.trials, 1, "no trial after stop()");
   });
 });
 

@@ -6,12 +6,26 @@
  * One trial is one remote command: read the counters, run trafgen for the trial (bounded by a
  * deadline), wait for packets still in flight, read the counters again. offered = tx delta of the
  * sending interface, received = rx delta of the counting one. One direction only (directions = 1).
+ *
+ * Everything it puts on the TG host lives in <runDir>/trafgen (runDir = /run/vhost-perf-lab/<stack>):
+ * the configs, and while a trial runs its pids and the pacing qdisc in trial.pid. stop() ends a
+ * running trial and removes the directory (scripts/sched-restore.sh stop-trial, the same code the
+ * Benchmark's guard step runs after a runner was killed).
  */
 import type { TrafficGenerator, TrialCounts, TrialRequest } from "../measure/trafficGenerator";
 import { frameLabel, type FrameSize } from "../measure/units";
 import { CounterAnomalyError, counterDelta, parseCounter, type CounterReading } from "./counters";
+import { AbortedError, settledWithin } from "./abort";
 import type { TrafgenSpec } from "./plan";
-import { runChecked, shQuote, type RemoteExec } from "./remote";
+import {
+  prepared,
+  RemoteCommandError,
+  runChecked,
+  shQuote,
+  withEnv,
+  type PreparedCommand,
+  type RemoteExec,
+} from "./remote";
 import { trafgenConfig, type TrafgenConfig } from "./trafgenConfig";
 
 /** The frame cannot be carried by this TG setup (MTU, trafgen ring slots, af_packet frames). */
@@ -37,6 +51,10 @@ export interface TrialDetails {
 }
 
 export interface TrafgenOptions {
+  /** the stack's run directory on the TG host (/run/vhost-perf-lab/<stack>); files go to <runDir>/trafgen */
+  runDir: string;
+  /** scripts/sched-restore.sh (its stop-trial verb ends a running trial and removes the files) */
+  cleanupScript: string;
   /** Deadline = duration x (1 + slackRatio) + slackS: trafgen start-up is ~20-40 ms here. */
   slackRatio?: number;
   slackS?: number;
@@ -110,12 +128,29 @@ export class TrafgenGenerator implements TrafficGenerator {
   lastTrial: TrialDetails | null = null;
   private readonly configs = new Map<string, { path: string; config: TrafgenConfig }>();
   private readonly checked = new Set<string>();
+  private inFlight: Promise<unknown> | null = null;
+  private stopped = false;
+  /** <runDir>/trafgen */
+  readonly dir: string;
+  /** the final stop, started ahead: an interrupt only has to feed it (see stop()) */
+  private readonly finalStop: PreparedCommand;
 
   constructor(
     private readonly exec: RemoteExec,
     private readonly spec: TrafgenSpec,
-    private readonly options: TrafgenOptions = {},
-  ) {}
+    private readonly options: TrafgenOptions,
+  ) {
+    this.dir = `${options.runDir}/trafgen`;
+    this.finalStop = prepared(exec, this.stopTrialCommand());
+  }
+
+  private stopTrialCommand(): string {
+    return withEnv({ LAB_RUN_DIR: this.options.runDir }, "bash -s -- stop-trial");
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw new AbortedError("trafgen stopped");
+  }
 
   private ns(command: string): string {
     return `ip netns exec ${shQuote(this.spec.netns)} ${command}`;
@@ -123,6 +158,7 @@ export class TrafgenGenerator implements TrafficGenerator {
 
   /** Writes the frame's trafgen config on the TG host once and returns it. */
   async prepare(frame: FrameSize): Promise<{ path: string; config: TrafgenConfig }> {
+    this.assertRunning();
     const key = frameLabel(frame);
     const cached = this.configs.get(key);
     if (cached) return cached;
@@ -131,11 +167,11 @@ export class TrafgenGenerator implements TrafficGenerator {
       dstMac: this.spec.dstMac,
       sources: this.spec.sources,
     });
-    const path = `${this.spec.configDir}/udp-${key}.cfg`;
+    const path = `${this.dir}/udp-${key}.cfg`;
     await runChecked(
       this.exec,
       `writing ${path}`,
-      `mkdir -p ${shQuote(this.spec.configDir)} && cat > ${shQuote(path)}`,
+      `mkdir -p ${shQuote(this.dir)} && cat > ${shQuote(path)}`,
       { stdin: config.text, timeoutMs: 30000 },
     );
     const entry = { path, config };
@@ -179,9 +215,15 @@ export class TrafgenGenerator implements TrafficGenerator {
     this.checked.add(key);
   }
 
-  /** The remote shell of one trial (run inside the netns). */
+  /**
+   * The remote shell of one trial (run inside the netns). It lists its own pid, trafgen's (under
+   * timeout) and the pacing qdisc in <dir>/trial.pid before it starts anything, and on TERM/INT/HUP
+   * stops trafgen and removes the qdisc itself; a trial whose directory was removed (stop() came
+   * first) does not start.
+   */
   trialScript(path: string, config: TrafgenConfig, pps: number, count: number, deadlineS: number): string {
     const { txIf, rxIf } = this.spec;
+    const dir = shQuote(this.dir);
     const pacing = pacingQdisc(txIf, pps, config);
     const read = (label: string): string =>
       `printf 'C ${label} %s %s %s %s %s\\n' "$(cat /sys/class/net/${txIf}/ifindex)" ` +
@@ -208,17 +250,30 @@ export class TrafgenGenerator implements TrafficGenerator {
     ].join(" ");
     return [
       "set -u",
-      `${pacing} || { echo "tc could not pace ${txIf} (iproute2 tc with the tbf qdisc is needed)" >&2; exit 3; }`,
+      `d=${dir}`,
+      'pidf="$d/trial.pid"',
+      'st() { local s f; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; read -r -a f <<<"$s"; printf \'%s\' "${f[19]}"; }',
+      'tp=""',
+      `stop() { if [ -n "$tp" ]; then kill -TERM "$tp" 2>/dev/null; wait "$tp" 2>/dev/null; fi; tc qdisc del dev ${shQuote(txIf)} root 2>/dev/null; rm -f "$pidf" "$d/trial.out"; exit 143; }`,
+      "trap stop TERM INT HUP",
+      `printf '%s %s\\nqdisc %s %s\\n' "$$" "$(st $$)" ${shQuote(this.spec.netns)} ${shQuote(txIf)} >"$pidf" 2>/dev/null || { echo "trial: $d is gone (stopped)" >&2; exit 5; }`,
+      `${pacing} || { echo "tc could not pace ${txIf} (iproute2 tc with the tbf qdisc is needed)" >&2; rm -f "$pidf"; exit 3; }`,
       read("before"),
       "s=$(date +%s%N)",
-      `out="$(${trafgen} 2>&1)"; rc=$?`,
+      `${trafgen} >"$d/trial.out" 2>&1 &`,
+      "tp=$!",
+      `printf '%s %s\\n' "$tp" "$(st "$tp")" >>"$pidf"`,
+      'wait "$tp"; rc=$?',
+      'tp=""',
       "e=$(date +%s%N)",
       `sleep ${this.spec.settleS}`,
       read("after"),
       `tc qdisc del dev ${shQuote(txIf)} root 2>/dev/null`,
+      'rm -f "$pidf"',
       'printf "RC %s\\nWALL %s\\n" "$rc" "$(( (e - s) / 1000 ))"',
       // trafgen in a netns cannot tune /proc/sys/net/core (harmless): drop that noise
-      `printf '%s\\n' "$out" | grep -v 'Cannot set system socket memory' | grep -E 'usec on CPU|rror|nvalid|annot' | head -5`,
+      `grep -v 'Cannot set system socket memory' "$d/trial.out" | grep -E 'usec on CPU|rror|nvalid|annot' | head -5`,
+      'rm -f "$d/trial.out"',
     ].join("\n");
   }
 
@@ -235,15 +290,28 @@ export class TrafgenGenerator implements TrafficGenerator {
 
   private async runOnce(request: TrialRequest): Promise<TrialCounts> {
     assertWholeSeconds(request.durationS);
+    this.assertRunning();
     const { path, config } = await this.prepare(request.frame);
+    this.assertRunning();
     const pps = Math.max(1, Math.round(request.loadPps));
     const count = Math.max(1, Math.round(request.loadPps * request.durationS));
     const deadlineS = trialDeadlineS(request.durationS, this.options.slackRatio, this.options.slackS);
     const script = this.trialScript(path, config, pps, count, deadlineS);
-    const result = await runChecked(this.exec, "trafgen trial", this.ns("bash -s"), {
+    const trial = runChecked(this.exec, "trafgen trial", this.ns("bash -s"), {
       stdin: script,
       timeoutMs: Math.ceil((deadlineS + this.spec.settleS + 30) * 1000),
     });
+    this.inFlight = trial;
+    let result;
+    try {
+      result = await trial;
+    } catch (e) {
+      // a trial ended by stop() fails (exit 143): that is the stop, not a trafgen error
+      throw this.stopped ? new AbortedError("trafgen stopped") : e;
+    } finally {
+      if (this.inFlight === trial) this.inFlight = null;
+    }
+    if (this.stopped) throw new AbortedError("trafgen stopped");
     const out = parseTrialOutput(result.stdout);
     // timeout(1) exits 124 when the deadline cut trafgen short: the shortfall shows in the counts.
     if (out.rc !== 0 && out.rc !== 124) {
@@ -266,14 +334,57 @@ export class TrafgenGenerator implements TrafficGenerator {
     return { offeredCount: tx.delta, receivedCount: rx.delta };
   }
 
-  /** Removes the generated configs from the TG host. */
-  async cleanup(): Promise<void> {
-    if (this.configs.size === 0) return;
-    const paths = [...this.configs.values()].map((c) => shQuote(c.path)).join(" ");
-    await this.exec.run(`rm -f ${paths}; rmdir ${shQuote(this.spec.configDir)} 2>/dev/null; true`, {
-      timeoutMs: 30000,
-    });
+  /** sched-restore.sh stop-trial: ends a trial listed in trial.pid, removes the qdisc and the files. */
+  private async stopTrial(
+    via?: PreparedCommand,
+  ): Promise<{ stopped: number; qdiscRemoved: boolean; filesRemoved: boolean }> {
+    const what = "stopping trafgen (sched-restore.sh stop-trial)";
+    const options = { stdin: this.options.cleanupScript, timeoutMs: 15000 };
+    const r = via
+      ? await via.run(options)
+      : await runChecked(this.exec, what, this.stopTrialCommand(), options);
+    if (r.code !== 0) throw new RemoteCommandError(this.exec.name, what, r);
+    try {
+      const j = JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as {
+        trial?: { stopped: number; qdiscRemoved: boolean; filesRemoved: boolean };
+      };
+      return j.trial ?? { stopped: 0, qdiscRemoved: false, filesRemoved: false };
+    } catch {
+      return { stopped: 0, qdiscRemoved: false, filesRemoved: false };
+    }
+  }
+
+  /**
+   * Start of a run: what a killed run left on the TG host (a trial still sending, its qdisc, the
+   * files) goes before the first trial. Returns a note when there was something.
+   */
+  async clearLeftovers(): Promise<string | null> {
+    const t = await this.stopTrial();
+    if (t.stopped === 0 && !t.qdiscRemoved && !t.filesRemoved) return null;
+    return (
+      `a previous run left trafgen state on ${this.exec.name} (${this.dir}): ` +
+      `${t.stopped} trial process(es) stopped, qdisc removed: ${t.qdiscRemoved}, files removed: ${t.filesRemoved}`
+    );
+  }
+
+  /**
+   * Ends the generator (also when interrupted): no trial starts any more; a running one is
+   * stopped (trafgen, then its pacing qdisc) and <runDir>/trafgen is removed. Throws when the
+   * host could not be cleaned (the guard step's sched-restore.sh check/down finishes the job).
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const inFlight = this.inFlight;
+    const first = await this.stopTrial(this.finalStop);
+    // A trial that was only starting when stop() came (not yet in trial.pid, so not stopped) ends
+    // by itself within its deadline, or finds its directory gone; wait for it a little, then clean
+    // once more. (A stopped trial needs no second pass: one round trip is all an interrupt has.)
+    if (inFlight && first.stopped === 0) {
+      await settledWithin(inFlight, 2000);
+      await this.stopTrial();
+    }
     this.configs.clear();
+    this.checked.clear();
   }
 }
 

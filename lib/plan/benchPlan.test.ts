@@ -14,15 +14,24 @@ function localLab(): Lab {
   return r.lab;
 }
 
+/** A well-formed ed25519 public key line (type + 32-byte key in SSH wire format). */
+const HOST_KEY = `ssh-ed25519 ${Buffer.concat([
+  Buffer.from([0, 0, 0, 11]),
+  Buffer.from("ssh-ed25519"),
+  Buffer.from([0, 0, 0, 32]),
+  Buffer.alloc(32, 7),
+]).toString("base64")}`;
+
 function deployed(lab: Lab): DeployedDut {
   return {
+    stack: "local",
     host: lab.hosts[0]!,
     ssh: {
       host: "127.0.0.1",
       port: 2022,
       user: "root",
       privateKey: "KEY",
-      hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA",
+      hostKey: HOST_KEY,
     },
     vswitchPid: 100,
     vswitchPrefix: "vpl-local-vswitch",
@@ -75,4 +84,33 @@ test("benchPlan: the private key stays out of what the plan prints", () => {
   assert.ok(Secret.plain("x").toString().includes("secret"));
   const plan = benchPlan(lab, deployed(lab));
   assert.equal(JSON.stringify(plan.facts).includes("KEY"), false);
+});
+
+test("benchPlan: the stack goes into the plan (per-stack paths on the host); a bad one is refused", () => {
+  const lab = localLab();
+  const plan = parsePlan(JSON.parse(JSON.stringify(benchPlan(lab, { ...deployed(lab), stack: "lab-2" }))));
+  assert.equal(plan.stack, "lab-2");
+  assert.equal(JSON.stringify(plan).includes("/run/vhost-perf-lab/trafgen"), false, "no global trafgen dir");
+  assert.throws(
+    () => benchPlan(lab, { ...deployed(lab), stack: "Lab/2" }),
+    (e: unknown) => e instanceof PlanBuildError && /stack name/.test(e.message),
+  );
+});
+
+test("benchPlan: a host key that is missing, a fingerprint or a known_hosts line is refused with the fix", () => {
+  const lab = localLab();
+  for (const [hostKey, why] of [
+    ["", /no host key/],
+    ["SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", /fingerprint/],
+    [`[127.0.0.1]:2022 ${HOST_KEY}`, /known_hosts/],
+  ] as const) {
+    const d = deployed(lab);
+    assert.throws(
+      () => benchPlan(lab, { ...d, ssh: { ...d.ssh, hostKey } }),
+      (e: unknown) =>
+        e instanceof PlanBuildError &&
+        why.test(e.message) &&
+        /ssh-keyscan -t ed25519 -p 2022 127\.0\.0\.1/.test(e.message),
+    );
+  }
 });

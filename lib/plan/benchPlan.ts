@@ -3,9 +3,10 @@
  * the benchmark runner's plan (lib/bench/plan.ts). Pure: no Pulumi, no I/O.
  */
 import type { Frame, Host, Lab } from "../lab";
+import { parseHostKey } from "../lab/hostKey";
 import { forwardingTag, maxLoadPps, vswitchCores } from "../lab";
 import type { BenchPlan, HostConnection } from "../bench/plan";
-import { PLAN_DEFAULTS } from "../bench/plan";
+import { PLAN_DEFAULTS, STACK_RE } from "../bench/plan";
 import type { FrameSize } from "../measure/units";
 
 export interface SshEndpoint {
@@ -18,6 +19,11 @@ export interface SshEndpoint {
 
 /** What the deployment of one DUT reported, for the runner. */
 export interface DeployedDut {
+  /**
+   * The Pulumi stack (pulumi.getStack()): the runner keeps everything it creates on the host
+   * under /run/vhost-perf-lab/<stack>/ (its scheduling record, the trafgen files)
+   */
+  stack: string;
   host: Host;
   ssh: SshEndpoint;
   vswitchPid: number;
@@ -35,6 +41,9 @@ export function toFrameSize(f: Frame): FrameSize {
 }
 
 function sshConnection(e: SshEndpoint): HostConnection {
+  // the project's one host key rule: refused here already, before the runner would refuse it
+  const key = parseHostKey(e.hostKey, { host: e.host, port: e.port });
+  if (!key.ok) throw new PlanBuildError(`host key of ${e.host}:${e.port}: ${key.error}; fix: ${key.fix}`);
   return {
     transport: "ssh",
     host: e.host,
@@ -47,6 +56,9 @@ function sshConnection(e: SshEndpoint): HostConnection {
 }
 
 export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
+  if (!STACK_RE.test(d.stack)) {
+    throw new PlanBuildError(`stack name "${d.stack}" is not [a-z0-9][a-z0-9-]{0,30} (pulumi.getStack())`);
+  }
   if (lab.tg.kind !== "trafgen") {
     throw new PlanBuildError(
       `vhost-perf-lab:tg.kind ${lab.tg.kind}: the benchmark runner drives trafgen only so far; fix: use the local lab's trafgen TG (TRex is planned)`,
@@ -58,6 +70,7 @@ export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
   return {
     version: 1,
     name: lab.name,
+    stack: d.stack,
     hosts: { [d.host.name]: sshConnection(d.ssh) },
     dut: {
       host: d.host.name,
