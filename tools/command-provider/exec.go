@@ -77,6 +77,10 @@ func (spec runSpec) sinks(ctx context.Context) (stdout, stderr *lineSink) {
 
 // ---- local ----
 
+// localKillGrace is how long a cancelled local command has between SIGTERM and
+// SIGKILL (the same grace the remote cleanup gives).
+var localKillGrace = 3 * time.Second
+
 // localWaitDelay is how long output pipes may stay open after the command
 // exited (background children keeping them open).
 var localWaitDelay = 10 * time.Second
@@ -107,9 +111,19 @@ func (l localExecutor) run(ctx context.Context, spec runSpec) (runResult, error)
 	}
 	out, errs := spec.sinks(ctx)
 	cmd.Stdout, cmd.Stderr = out, errs
-	// Own process group, so cancellation takes down the whole tree.
+	// Own process group, so cancellation takes down the whole tree: SIGTERM first, so the
+	// command can undo what it was doing (the benchmark runner restores thread policies),
+	// SIGKILL to whatever of the group is left after localKillGrace.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Cancel = func() error {
+		pgid := -cmd.Process.Pid
+		err := syscall.Kill(pgid, syscall.SIGTERM)
+		go func() {
+			time.Sleep(localKillGrace)
+			_ = syscall.Kill(pgid, syscall.SIGKILL)
+		}()
+		return err
+	}
 	cmd.WaitDelay = localWaitDelay
 
 	err := cmd.Run()

@@ -412,6 +412,51 @@ func TestCancelAbortsRunningCommand(t *testing.T) {
 	}
 }
 
+// Cancel sends SIGTERM first (a command may undo what it was doing), SIGKILL after the grace.
+func TestCancelTermThenKill(t *testing.T) {
+	dir := t.TempDir()
+	undone := filepath.Join(dir, "undone")
+	cases := []struct {
+		name, script string
+		wantUndo     bool
+		minS, maxS   float64
+	}{
+		{"traps TERM", "trap 'echo undo > " + undone + "; exit 143' TERM; sleep 30 & wait", true, 0, 2.5},
+		{"ignores TERM", "trap '' TERM; sleep 30", false, 2.5, 8},
+	}
+	for _, c := range cases {
+		h := newHarness(t)
+		_ = os.Remove(undone)
+		in := h.checked(local, props(map[string]any{"create": c.script}))
+		errc := make(chan error, 1)
+		go func() {
+			_, _, err := h.create(local, in, false)
+			errc <- err
+		}()
+		time.Sleep(500 * time.Millisecond)
+		start := time.Now()
+		if _, err := h.s.Cancel(context.Background(), &emptypb.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errc:
+			took := time.Since(start).Seconds()
+			if err == nil {
+				t.Errorf("%s: cancelled create succeeded", c.name)
+			}
+			if took < c.minS || took > c.maxS {
+				t.Errorf("%s: cancel took %.1f s, want %.1f-%.1f s", c.name, took, c.minS, c.maxS)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: Cancel did not stop the command", c.name)
+		}
+		_, statErr := os.Stat(undone)
+		if (statErr == nil) != c.wantUndo {
+			t.Errorf("%s: undo ran = %v, want %v", c.name, statErr == nil, c.wantUndo)
+		}
+	}
+}
+
 func TestCreateTimeout(t *testing.T) {
 	h := newHarness(t)
 	in := h.checked(local, props(map[string]any{"create": "sleep 20"}))
