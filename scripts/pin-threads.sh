@@ -6,6 +6,7 @@
 # Environment: PIN_PIDFILE (or PIN_PID), PIN_PATTERN (extended regex on /proc/<pid>/task/*/comm),
 #              PIN_CPUS (cpu list, e.g. "1" or "2-4"), PIN_OTHER_CPUS (optional cpu list).
 # Nothing to undo: the pinning ends with the process.
+# Exit codes: 0 pinned; 1 no such process, bad input, or no thread matches PIN_PATTERN.
 set -euo pipefail
 
 die() { printf '[pin] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -19,6 +20,10 @@ fi
 pattern=${PIN_PATTERN:?PIN_PATTERN is required}
 cpus=${PIN_CPUS:?PIN_CPUS is required}
 other=${PIN_OTHER_CPUS:-}
+# CPU lists only ("1", "2-4", "0,2-3"): never taken for an option of taskset
+cpulist='^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$'
+[[ "$cpus" =~ $cpulist ]] || die "PIN_CPUS '$cpus' is not a CPU list (e.g. 1, 2-4, 0,2-3)"
+[ -z "$other" ] || [[ "$other" =~ $cpulist ]] || die "PIN_OTHER_CPUS '$other' is not a CPU list (e.g. 0, 0-1)"
 
 pinned=()
 others=()

@@ -6,22 +6,34 @@
 #
 # Usage (as root, e.g. `bash -s -- start < vm.sh` over SSH):
 #   vm.sh start   launch unless already running; wait for the guest agent; check the guest's NIC
-#                 names; start testpmd in the guest if asked; report the negotiated vring sizes
-#   vm.sh status  what runs now (no waiting)
+#                 names; start testpmd in the guest if asked; check the negotiated vring sizes.
+#                 Leftovers of a dead earlier instance (stale pidfile, sockets, overlay, logs) are
+#                 removed first. When anything fails after this run launched QEMU (agent timeout,
+#                 NIC check, guest testpmd, vring check, SIGTERM/SIGINT), the start is undone:
+#                 QEMU stopped (the verified process only), the overlay, sockets, pidfile and logs
+#                 removed (the logs' tails go to stderr first), then exit non-zero with the reason.
+#                 A VM that was already running is never stopped by a failing start.
+#   vm.sh status  what runs now (no waiting); the drift probe of the VM
 #   vm.sh stop    guest testpmd off (best effort), QMP quit (SIGTERM, then SIGKILL, for the
 #                 pidfile's qemu-system-* process only), remove overlay, sockets, pidfile, logs
 # All three are idempotent. stdout: ONE JSON line. Progress and errors: stderr ("[vm <name> 12s] ...").
+# Exit codes: 0 done (status: the VM runs); 1 failed (start: undone as above); 2 usage;
+#   3 status only: the VM's QEMU is not running (JSON line with "state":"stopped");
+#   130/143 start interrupted by SIGINT/SIGTERM (undone as above).
 #
 # Environment (from lib/qemu vmScriptEnv; VM_* paths default to what the argv says):
 #   VM_NAME            VM name (= -name)                    VM_ARGV_B64  base64 of NUL-terminated argv
 #   VM_RUN_DIR         sockets, pidfile, logs               VM_PIDFILE / VM_QMP_SOCKET / VM_QGA_SOCKET
-#   VM_CONSOLE_LOG     ttyS0 log                            VM_OVERLAY   qcow2 overlay (created by start)
+#   VM_CONSOLE_LOG     ttyS0 log                            VM_OVERLAY   qcow2 overlay (created by start, 0600)
 #   VM_BASE_IMAGE      its backing file, never written      VM_BASE_FORMAT [qcow2]
 #   VM_BOOT_TIMEOUT    [300] s until the agent answers      VM_CONNECT_TIMEOUT [120] s for the vswitch
 #   VM_STOP_TIMEOUT    [30] s after QMP quit                VM_KEEP_LOGS [0] 1 = stop keeps the logs
 #   VM_GUEST_NICS      [mgmt0 virtio0 ...] names the guest must show (within VM_NIC_TIMEOUT [120] s)
 #   VM_GUEST_TESTPMD   [off] io | mac: testpmd on the guest's virtio NICs (uio_pci_generic)
 #   VM_GUEST_HUGEPAGES [256] 2 MiB pages in the guest for it
+#   VM_VRING_CHECK     [strict when VM_GUEST_TESTPMD is on, else warn] strict: start fails unless
+#                      every virtio-net device runs vhost with the configured rx/tx ring sizes
+#                      (within VM_VRING_TIMEOUT [15] s); warn: report them only
 #   QGA_PY             guest agent client (scripts/guest-image/qga.py), run with python3
 #   QMP_PY             [qmp.py beside this script] QMP client (scripts/qmp.py); stop works without it
 #
@@ -34,10 +46,86 @@ t0=$SECONDS
 CMD="${1:-}"
 NAME_FOR_LOG="${VM_NAME:-?}"
 say() { printf '[vm %s %ds] %s\n' "$NAME_FOR_LOG" "$((SECONDS - t0))" "$*" >&2; }
+# UNDO=1 from the moment start changes the host until its JSON line is out: a failure (die, an
+# unexpected error, SIGTERM/SIGINT) then undoes the start (undo_start) before exiting.
+UNDO=0
+# the script's stderr: a trap runs inside whatever redirection the interrupted function call
+# had (e.g. `qga ... ping >/dev/null 2>&1`), so the handlers write here
+exec {ERR_FD}>&2
 die() {
   printf '[vm %s %ds] ERROR: %s\n' "$NAME_FOR_LOG" "$((SECONDS - t0))" "$*" >&2
+  # in a command substitution only the main shell undoes (its EXIT trap sees the failure)
+  if [ "$UNDO" = 1 ] && [ "$BASH_SUBSHELL" = 0 ]; then
+    undo_start
+    printf '[vm %s %ds] ERROR: %s (start undone)\n' "$NAME_FOR_LOG" "$((SECONDS - t0))" "$*" >&2
+  fi
   exit 1
 }
+on_exit() {
+  local rc=$?
+  exec 2>&"$ERR_FD"
+  [ "$BASH_SUBSHELL" != 0 ] || drop_scratch
+  if [ "$rc" != 0 ] && [ "$UNDO" = 1 ] && [ "$BASH_SUBSHELL" = 0 ]; then
+    say "start stopped unexpectedly (exit $rc): undoing it"
+    undo_start
+    printf '[vm %s %ds] ERROR: start failed (exit %s), start undone\n' "$NAME_FOR_LOG" "$((SECONDS - t0))" "$rc" >&2
+  fi
+}
+on_signal() { # signal-name exit-code
+  exec 2>&"$ERR_FD"
+  trap - EXIT
+  stop_bg
+  drop_scratch
+  if [ "$UNDO" = 1 ]; then
+    say "interrupted by SIG$1: undoing the start"
+    undo_start
+    printf '[vm %s %ds] ERROR: interrupted by SIG%s (start undone)\n' "$NAME_FOR_LOG" "$((SECONDS - t0))" "$1" >&2
+  else
+    printf '[vm %s %ds] ERROR: interrupted by SIG%s\n' "$NAME_FOR_LOG" "$((SECONDS - t0))" "$1" >&2
+  fi
+  exit "$2"
+}
+trap on_exit EXIT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal INT 130' INT
+
+# Long waits (agent, guest commands, QMP) run as a background job that this shell `wait`s for:
+# a trapped signal interrupts `wait` at once, while a foreground command (or a $(...) whose
+# child missed the signal in its fork window) would hold the trap until it ends, seconds after
+# the provider's SIGKILL. run_bg CMD...: run it so; stdout/stderr as the caller redirects.
+BG=""
+run_bg() {
+  local rc=0
+  "$@" &
+  BG=$!
+  wait "$BG" || rc=$?
+  BG=""
+  return "$rc"
+}
+stop_bg() { if [ -n "$BG" ]; then kill -TERM "$BG" 2>/dev/null || true; fi; }
+# bg_out VAR CMD...: VAR=$(CMD...) through run_bg, the output through a private scratch file
+# (in the step's private dir LAB_BUNDLE_DIR when there is one: step.sh removes it even after a
+# SIGKILL of this script);
+# bg_out_all: VAR=$(CMD... 2>&1). CMD must be a program (not a function: it would run in a
+# subshell that does not pass the signal on).
+SCRATCH=""
+bg_out() {
+  local _var=$1 _rc=0
+  shift
+  [ -n "$SCRATCH" ] || SCRATCH=$(mktemp -d "${LAB_BUNDLE_DIR:-/tmp}/vpl-vm.XXXXXX")
+  run_bg "$@" >"$SCRATCH/out" || _rc=$?
+  printf -v "$_var" '%s' "$(cat -- "$SCRATCH/out")"
+  return "$_rc"
+}
+bg_out_all() {
+  local _var=$1 _rc=0
+  shift
+  [ -n "$SCRATCH" ] || SCRATCH=$(mktemp -d "${LAB_BUNDLE_DIR:-/tmp}/vpl-vm.XXXXXX")
+  run_bg "$@" >"$SCRATCH/out" 2>&1 || _rc=$?
+  printf -v "$_var" '%s' "$(cat -- "$SCRATCH/out")"
+  return "$_rc"
+}
+drop_scratch() { if [ -n "$SCRATCH" ]; then rm -rf -- "$SCRATCH"; fi; }
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 # microseconds since the epoch
 now_us() { local t="$EPOCHREALTIME"; printf '%s\n' "${t/./}"; }
@@ -53,11 +141,11 @@ decode_argv() {
   local tmp
   tmp=$(mktemp)
   if ! printf '%s' "$VM_ARGV_B64" | base64 -d >"$tmp" 2>/dev/null; then
-    rm -f "$tmp"
+    rm -f -- "$tmp"
     die "VM_ARGV_B64 is not base64"
   fi
   mapfile -d '' -t ARGV <"$tmp"
-  rm -f "$tmp"
+  rm -f -- "$tmp"
   [ "${#ARGV[@]}" -gt 1 ] || die "VM_ARGV_B64 holds no command line"
 }
 
@@ -181,6 +269,13 @@ load_inputs() {
   done
   GUEST_TESTPMD="${VM_GUEST_TESTPMD:-off}"
   case "$GUEST_TESTPMD" in off | io | mac) ;; *) die "VM_GUEST_TESTPMD must be off, io or mac, got '$GUEST_TESTPMD'" ;; esac
+  VRING_CHECK="${VM_VRING_CHECK:-}"
+  if [ -z "$VRING_CHECK" ]; then
+    if [ "$GUEST_TESTPMD" = off ]; then VRING_CHECK=warn; else VRING_CHECK=strict; fi
+  fi
+  case "$VRING_CHECK" in strict | warn) ;; *) die "VM_VRING_CHECK must be strict or warn, got '$VRING_CHECK'" ;; esac
+  VRING_TIMEOUT="${VM_VRING_TIMEOUT:-15}"
+  is_uint "$VRING_TIMEOUT" || die "VM_VRING_TIMEOUT must be a whole number, got '$VRING_TIMEOUT'"
   if [ -z "${VM_GUEST_NICS:-}" ]; then
     VM_GUEST_NICS=mgmt0
     for ((i = 0; i < ${#VHOST_SOCKETS[@]}; i++)); do VM_GUEST_NICS+=" virtio$i"; done
@@ -211,9 +306,10 @@ vm_pid() {
 is_our_qemu() {
   local pid="$1" comm i
   local -a cmd
-  comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+  # builtins only: this runs for candidate processes during an undo that must be quick
+  read -r comm 2>/dev/null <"/proc/$pid/comm" || return 1
   [[ "$comm" == qemu-system* ]] || return 1
-  mapfile -d '' -t cmd <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  mapfile -d '' -t cmd 2>/dev/null <"/proc/$pid/cmdline" || return 1
   for ((i = 0; i + 1 < ${#cmd[@]}; i++)); do
     if [ "${cmd[i]}" = -name ] && [ "$(opt_first "${cmd[i + 1]}")" = "$VM_NAME" ]; then return 0; fi
   done
@@ -221,15 +317,15 @@ is_our_qemu() {
 }
 # any qemu-system-* process started with -name <VM_NAME> and our -pidfile (pidfile lost)
 orphan_pid() {
-  local d pid
-  for d in /proc/[0-9]*; do
-    pid=${d#/proc/}
-    is_our_qemu "$pid" || continue
-    if tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qxF -- "$VM_PIDFILE"; then
+  local f pid
+  while IFS= read -r f; do
+    pid=${f#/proc/}
+    pid=${pid%/cmdline}
+    if is_our_qemu "$pid"; then
       printf '%s\n' "$pid"
       return 0
     fi
-  done
+  done < <(grep -lszxF -- "$VM_PIDFILE" /proc/[0-9]*/cmdline)
   return 1
 }
 alive() { [ -d "/proc/$1" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
@@ -270,10 +366,10 @@ need_qga() {
     die "QGA_PY='$QGA_PY' is not a file (upload scripts/guest-image/qga.py)"
   fi
 }
-qga() { python3 "$QGA_PY" -s "$VM_QGA_SOCKET" "$@"; }
+qga() { run_bg python3 "$QGA_PY" -s "$VM_QGA_SOCKET" "$@"; }
 qmp() {
   if [ -z "$QMP_PY" ] || [ ! -f "$QMP_PY" ]; then return 3; fi
-  python3 "$QMP_PY" "$@"
+  run_bg python3 "$QMP_PY" "$@"
 }
 
 # one JSON object from (type key value) triples; type s = string, j = JSON text
@@ -289,15 +385,16 @@ print(json.dumps(o, separators=(",", ":")))
 ' "$@"
 }
 
-# names of the guest's interfaces (JSON list), from guest-network-get-interfaces
+# IFACES_JSON = names of the guest's interfaces (JSON list), from guest-network-get-interfaces
+IFACES_JSON='[]'
 guest_ifaces_json() {
   local raw
-  raw=$(qga -t 60 ifaces) || return 1
-  python3 -c '
+  bg_out raw python3 "$QGA_PY" -s "$VM_QGA_SOCKET" -t 60 ifaces || return 1
+  IFACES_JSON=$(python3 -c '
 import json, sys
 names = sorted(i.get("name", "") for i in json.loads(sys.argv[1]) if i.get("name") not in (None, "lo"))
 print(json.dumps(names))
-' "$raw"
+' "$raw")
 }
 
 # guest side: files of the guest testpmd
@@ -305,13 +402,16 @@ G_PIDF=/run/vm-testpmd.pid
 G_LOG=/var/log/vm-testpmd.log
 G_NICS=/run/vm-testpmd.nics
 
+# TESTPMD_STATE = running | off | unknown
 guest_testpmd_state() {
-  qga -t 30 exec "if [ -s $G_PIDF ] && kill -0 \"\$(cat $G_PIDF)\" 2>/dev/null; then echo running; else echo off; fi" 2>/dev/null ||
-    echo unknown
+  bg_out TESTPMD_STATE python3 "$QGA_PY" -s "$VM_QGA_SOCKET" -t 30 exec "if [ -s $G_PIDF ] && kill -0 \"\$(cat $G_PIDF)\" 2>/dev/null; then echo running; else echo off; fi" 2>/dev/null ||
+    TESTPMD_STATE=unknown
 }
-# NIC names an earlier start bound to uio_pci_generic (they no longer show as interfaces)
+# BOUND_NICS = NIC names an earlier start bound to uio_pci_generic (they no longer show as
+# interfaces), space-separated
 guest_bound_nics() {
-  qga -t 30 exec "[ -s $G_NICS ] || exit 0; while read -r n p; do [ -e /sys/bus/pci/drivers/uio_pci_generic/\$p ] && echo \$n; done < $G_NICS; true" 2>/dev/null || true
+  bg_out BOUND_NICS python3 "$QGA_PY" -s "$VM_QGA_SOCKET" -t 30 exec "[ -s $G_NICS ] || exit 0; while read -r n p; do [ -e /sys/bus/pci/drivers/uio_pci_generic/\$p ] && echo \$n; done < $G_NICS; true" 2>/dev/null || BOUND_NICS=""
+  BOUND_NICS=${BOUND_NICS//$'\n'/ }
 }
 
 # The script run in the guest (as root, by the agent) to start testpmd on the virtio NICs.
@@ -384,7 +484,8 @@ start_guest_testpmd() {
   mask=$(printf '0x%x' "$(((1 << n) - 1))")
   say "guest: testpmd $GUEST_TESTPMD forwarding on ${VIRTIO_NICS[*]} (uio_pci_generic, $GUEST_HUGEPAGES hugepages, lcores $lcores)"
   local out
-  if ! out=$(qga -t 240 exec "$(guest_testpmd_script "$GUEST_TESTPMD" "$GUEST_HUGEPAGES" "${VIRTIO_NICS[*]}" "$lcores" "$nbc" "$n" "$mask")" 2>&1); then
+  if ! bg_out_all out python3 "$QGA_PY" -s "$VM_QGA_SOCKET" -t 240 exec \
+    "$(guest_testpmd_script "$GUEST_TESTPMD" "$GUEST_HUGEPAGES" "${VIRTIO_NICS[*]}" "$lcores" "$nbc" "$n" "$mask")"; then
     printf '%s\n' "$out" >&2
     die "starting testpmd in the guest failed (guest log: $G_LOG)"
   fi
@@ -431,38 +532,34 @@ make_overlay() {
   [ -f "$base" ] || die "base image $base not found (deploy the guest image first)"
   [ "$(readlink -f "$base")" != "$(readlink -f "$VM_OVERLAY")" ] || die "VM_OVERLAY is the base image itself"
   case "$fmt" in qcow2 | raw) ;; *) die "VM_BASE_FORMAT must be qcow2 or raw" ;; esac
-  mkdir -p "$(dirname "$VM_OVERLAY")"
+  mkdir -p -- "$(dirname -- "$VM_OVERLAY")"
   if [ -e "$VM_OVERLAY" ]; then
     [ -n "$(backing_of "$VM_OVERLAY")" ] || die "$VM_OVERLAY exists and is not an overlay (no backing file): not overwriting it"
-    rm -f "$VM_OVERLAY" # a stale overlay of an earlier run: boot from a fresh one
+    say "removing the stale overlay $VM_OVERLAY of an earlier run"
+    rm -f -- "$VM_OVERLAY" # boot from a fresh one
   fi
-  qemu-img create -q -f qcow2 -b "$base" -F "$fmt" "$VM_OVERLAY" >/dev/null ||
+  # 0600 from the first byte: the guest's disk (its password hash) is nobody else's to read
+  (umask 077 && qemu-img create -q -f qcow2 -b "$base" -F "$fmt" -- "$VM_OVERLAY" >/dev/null) ||
     die "qemu-img create of the overlay $VM_OVERLAY failed"
-  say "overlay $VM_OVERLAY on $base (the base stays read-only)"
+  chmod 0600 -- "$VM_OVERLAY"
+  say "overlay $VM_OVERLAY on $base (mode 0600; the base stays read-only)"
 }
 
 # launch; returns when QEMU has daemonized (it waits for the vswitch on the vhost-user sockets)
+LPID=""
 launch() {
-  local lpid next end pid s
-  mkdir -p "$VM_RUN_DIR"
-  for s in "${CHARDEV_SOCKETS[@]}" "$VM_PIDFILE" "$VM_CONSOLE_LOG"; do mkdir -p "$(dirname "$s")"; done
-  rm -f "$VM_PIDFILE"
+  local next end pid s
+  mkdir -p -- "$VM_RUN_DIR"
+  for s in "${CHARDEV_SOCKETS[@]}" "$VM_PIDFILE" "$VM_CONSOLE_LOG"; do mkdir -p -- "$(dirname -- "$s")"; done
   [ -x "${ARGV[0]}" ] || die "QEMU binary ${ARGV[0]} not found or not executable"
   say "launching ${ARGV[0]} (${#ARGV[@]} args; log $LAUNCH_LOG)"
-  "${ARGV[@]}" </dev/null >"$LAUNCH_LOG" 2>&1 &
-  lpid=$!
+  # ERR_FD closed: a daemon holding the step's stderr pipe would keep the step from ending
+  "${ARGV[@]}" </dev/null >"$LAUNCH_LOG" 2>&1 {ERR_FD}>&- &
+  LPID=$!
   end=$((SECONDS + CONNECT_TIMEOUT))
   next=$((SECONDS + 5))
-  while alive "$lpid"; do
+  while alive "$LPID"; do
     if [ "$SECONDS" -ge "$end" ]; then
-      if pid=$(vm_pid); then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
-        wait_gone "$pid" 5 || true
-      fi
-      kill -TERM "$lpid" 2>/dev/null || true
-      wait "$lpid" 2>/dev/null || true
-      rm -f "$VM_PIDFILE"
       die "no vswitch connected to the vhost-user socket(s) ${VHOST_SOCKETS[*]} within ${CONNECT_TIMEOUT}s (QEMU is the server and waits for its clients): start the vswitch first"
     fi
     if [ "$SECONDS" -ge "$next" ]; then
@@ -471,30 +568,83 @@ launch() {
     fi
     sleep 0.2
   done
-  if ! wait "$lpid"; then
-    tail -n 15 "$LAUNCH_LOG" >&2 || true
+  if ! wait "$LPID"; then
+    LPID=""
     die "QEMU failed to start (log $LAUNCH_LOG)"
   fi
+  LPID=""
   pid=$(vm_pid) || die "QEMU daemonized but $VM_PIDFILE names no live qemu-system process"
   say "QEMU running, pid $pid"
 }
 
+# Leftovers of an earlier instance that is gone (killed, crashed, host step interrupted): the
+# pidfile, the argv's socket files, the logs. Called only when no QEMU of this VM runs.
+clear_leftovers() {
+  local s found=()
+  for s in "$VM_PIDFILE" "${CHARDEV_SOCKETS[@]}" "$VM_QMP_SOCKET" "$VM_QGA_SOCKET" "$VM_CONSOLE_LOG" "$LAUNCH_LOG"; do
+    if [ -S "$s" ] || [ -f "$s" ]; then
+      rm -f -- "$s"
+      found+=("${s##*/}")
+    fi
+  done
+  if [ "${#found[@]}" -gt 0 ]; then say "removed leftovers of an earlier instance: ${found[*]}"; fi
+}
+
+# stop one verified QEMU process quickly (undo, not a shutdown the guest must survive)
+kill_qemu() {
+  local pid="$1"
+  is_our_qemu "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_gone "$pid" 2; then
+    is_our_qemu "$pid" && kill -KILL "$pid" 2>/dev/null
+    wait_gone "$pid" 3 || say "WARNING: QEMU pid $pid survives SIGKILL"
+  fi
+  say "stopped QEMU pid $pid"
+}
+
+# Undo a start that failed or was interrupted after it changed the host: stop what it launched
+# (the launching process and the daemonized QEMU, verified by comm, -name and -pidfile), print
+# the tails of the logs, remove overlay, sockets, pidfile and (unless VM_KEEP_LOGS=1) logs.
+# Bounded to a few seconds: a cancelled step gets SIGKILL 3 s after SIGTERM.
+undo_start() {
+  local pid _ f
+  trap '' TERM INT
+  UNDO=0
+  stop_bg
+  if [ -n "$LPID" ] && alive "$LPID"; then kill -TERM "$LPID" 2>/dev/null || true; fi
+  for _ in 1 2; do # pass 2: a child that daemonized while pass 1 ran
+    if pid=$(vm_pid) || pid=$(orphan_pid); then kill_qemu "$pid"; fi
+  done
+  if [ -n "$LPID" ]; then
+    kill -KILL "$LPID" 2>/dev/null || true
+    wait "$LPID" 2>/dev/null || true
+  fi
+  for f in "$LAUNCH_LOG" "$VM_CONSOLE_LOG"; do
+    if [ -s "$f" ]; then
+      say "last lines of $f:"
+      tail -n 15 -- "$f" | tr -d '\r' | sed 's/^/    /' >&2 || true
+    fi
+  done
+  remove_vm_files "${VM_KEEP_LOGS:-0}"
+  say "removed overlay, sockets, pidfile$([ "${VM_KEEP_LOGS:-0}" = 1 ] || echo ' and logs')"
+}
+
 wait_agent() { # seconds-budget -> prints nothing; dies on timeout or QEMU exit
-  local end=$((SECONDS + $1)) left out pid last_line
+  local end=$((SECONDS + $1)) left pid last_line
   need_qga
   while :; do
     left=$((end - SECONDS))
     [ "$left" -gt 0 ] || break
     [ "$left" -le 15 ] || left=15
-    if out=$(qga -t "$left" ping 2>/dev/null); then return 0; fi
+    if qga -t "$left" ping >/dev/null 2>&1; then return 0; fi
     pid=$(vm_pid) || {
-      tail -n 20 "$VM_CONSOLE_LOG" >&2 2>/dev/null || true
+      [ "$UNDO" = 1 ] || tail -n 20 -- "$VM_CONSOLE_LOG" >&2 2>/dev/null || true
       die "QEMU exited while the guest was booting (console log $VM_CONSOLE_LOG)"
     }
-    last_line=$(tail -c 2000 "$VM_CONSOLE_LOG" 2>/dev/null | tr -d '\r' | grep -a -v '^[[:space:]]*$' | tail -n 1 | cut -c1-100 || true)
+    last_line=$(tail -c 2000 -- "$VM_CONSOLE_LOG" 2>/dev/null | tr -d '\r' | grep -a -v '^[[:space:]]*$' | tail -n 1 | cut -c1-100 || true)
     say "waiting for the guest agent${last_line:+ (console: $last_line)}"
   done
-  tail -n 20 "$VM_CONSOLE_LOG" >&2 2>/dev/null || true
+  [ "$UNDO" = 1 ] || tail -n 20 -- "$VM_CONSOLE_LOG" >&2 2>/dev/null || true
   die "the guest agent did not answer within ${BOOT_TIMEOUT}s (console log $VM_CONSOLE_LOG)"
 }
 
@@ -509,6 +659,8 @@ cmd_start() {
     fi
     [ "$HAVE_ARGV" = 1 ] || die "VM_ARGV_B64 is not set"
     check_hugepages
+    UNDO=1 # from here on a failure undoes what this start did
+    clear_leftovers
     make_overlay
     t_launch=$(now_us)
     launch
@@ -528,9 +680,11 @@ cmd_start() {
   local -a bound_list=() missing=()
   local names_end=$((SECONDS + NIC_TIMEOUT))
   while :; do
-    nics=$(guest_ifaces_json) || die "guest-network-get-interfaces failed"
-    bound=$(guest_bound_nics)
-    read -r -a bound_list <<<"${bound//$'\n'/ }"
+    guest_ifaces_json || die "guest-network-get-interfaces failed"
+    nics=$IFACES_JSON
+    guest_bound_nics
+    bound=$BOUND_NICS
+    read -r -a bound_list <<<"$bound"
     missing=()
     for n in "${GUEST_NICS[@]}"; do
       python3 -c 'import json,sys; sys.exit(0 if sys.argv[2] in json.loads(sys.argv[1]) else 1)' "$nics" "$n" ||
@@ -550,20 +704,58 @@ cmd_start() {
 
   if [ "$GUEST_TESTPMD" != off ]; then
     start_guest_testpmd
-    bound=$(guest_bound_nics)
-    bound="${bound//$'\n'/ }"
+    guest_bound_nics
+    bound=$BOUND_NICS
   fi
-  state=$(guest_testpmd_state)
+  guest_testpmd_state
+  state=$TESTPMD_STATE
   [ "$GUEST_TESTPMD" = off ] || [ "$state" = running ] || die "guest testpmd is $state after start"
 
-  vrings=$(query_vrings)
+  check_vrings
+  vrings=$VRINGS
   output_json start "$pid" "$already" "$boot" "$launch_s" "$nics" "$bound" "$vrings" "$state"
+  UNDO=0
 }
 
+# VRINGS = the vring sizes (JSON); VRING_CHECK=strict: every virtio-net device must run vhost
+# with its configured sizes within VRING_TIMEOUT s, else start fails
+VRINGS=null
+check_vrings() {
+  local vrings bad end=$((SECONDS + VRING_TIMEOUT))
+  while :; do
+    query_vrings
+    vrings=$VRINGS_JSON
+    [ "$VRING_CHECK" = strict ] || break
+    bad=$(python3 -c '
+import json, sys
+v = json.loads(sys.argv[1])
+if not v:
+    print("no vring sizes (QMP query failed or no virtio-net device)")
+for dev, q in sorted((v or {}).items()):
+    if not q.get("vhostStarted"):
+        print("%s: vhost not started" % dev)
+    elif (q.get("rx"), q.get("tx")) != (q.get("rxMax"), q.get("txMax")):
+        print("%s: rx %s tx %s, configured %s/%s" % (dev, q.get("rx"), q.get("tx"), q.get("rxMax"), q.get("txMax")))
+' "$vrings" | paste -sd ';' -)
+    [ -n "$bad" ] || break
+    [ "$SECONDS" -lt "$end" ] || die "vring check failed: ${bad} (VM_VRING_CHECK=strict)"
+    say "vring check: $bad; asking again"
+    sleep 2
+  done
+  VRINGS=$vrings
+}
+
+# VRINGS_JSON = the vring sizes over QMP (JSON), or null
+VRINGS_JSON=null
 query_vrings() {
   local out
-  if out=$(qmp --timeout 15 "$VM_QMP_SOCKET" vrings 2>&1); then
-    printf '%s\n' "$out"
+  if [ -z "$QMP_PY" ] || [ ! -f "$QMP_PY" ]; then
+    say "WARNING: could not query vring sizes over QMP: no QMP_PY"
+    VRINGS_JSON=null
+    return 0
+  fi
+  if bg_out_all out python3 "$QMP_PY" --timeout 15 "$VM_QMP_SOCKET" vrings; then
+    VRINGS_JSON=$out
     say "vring sizes: $(python3 -c '
 import json, sys
 for dev, v in sorted(json.loads(sys.argv[1]).items()):
@@ -573,7 +765,7 @@ for dev, v in sorted(json.loads(sys.argv[1]).items()):
 ' "$out" | paste -sd ';' -)"
   else
     say "WARNING: could not query vring sizes over QMP: $out"
-    printf 'null\n'
+    VRINGS_JSON=null
   fi
 }
 
@@ -594,19 +786,21 @@ cmd_status() {
   local pid agent=false nics='[]' bound="" state=off vrings=null
   if ! pid=$(vm_pid); then
     json_obj s action status s vm "$VM_NAME" s state stopped j pid null
-    return 0
+    exit 3
   fi
   if [ -n "$QGA_PY" ] && [ -f "$QGA_PY" ] && qga -t 5 ping >/dev/null 2>&1; then
     agent=true
-    nics=$(guest_ifaces_json || echo '[]')
-    bound=$(guest_bound_nics)
-    bound="${bound//$'\n'/ }"
+    if guest_ifaces_json; then nics=$IFACES_JSON; fi
+    guest_bound_nics
+    bound=$BOUND_NICS
     nics=$(python3 -c 'import json,sys; print(json.dumps(sorted(set(json.loads(sys.argv[1]) + sys.argv[2].split()))))' "$nics" "$bound")
-    state=$(guest_testpmd_state)
+    guest_testpmd_state
+    state=$TESTPMD_STATE
   else
     state=unknown
   fi
-  vrings=$(query_vrings)
+  query_vrings
+  vrings=$VRINGS_JSON
   json_obj s action status s vm "$VM_NAME" s state running j pid "$pid" j agent "$agent" \
     j vcpuTids "$(vcpu_tids_json "$pid")" j vcpuThreads "$(vcpu_threads_json "$pid")" \
     j guestNics "$nics" j guestNicsBoundToDpdk "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split()))' "$bound")" \
@@ -618,7 +812,7 @@ cmd_status() {
 
 # backing file of a qcow2 image ("" when none or not an image)
 backing_of() {
-  qemu-img info -U --output=json "$1" 2>/dev/null |
+  qemu-img info -U --output=json -- "$1" 2>/dev/null |
     python3 -c 'import json,sys; print(json.load(sys.stdin).get("backing-filename", ""))' 2>/dev/null || true
 }
 
@@ -633,7 +827,20 @@ remove_overlay() {
     say "WARNING: $1 has no backing file, so it is not an overlay of this script: left in place"
     return 0
   fi
-  rm -f "$1"
+  rm -f -- "$1"
+}
+
+# files of the VM: the overlay, every socket of the argv, the pidfile; the logs unless $1 = 1;
+# the run dir when that leaves it empty
+remove_vm_files() {
+  local s
+  if [ -n "${VM_OVERLAY:-}" ] && [ -f "$VM_OVERLAY" ]; then remove_overlay "$VM_OVERLAY"; fi
+  for s in "${CHARDEV_SOCKETS[@]}" "$VM_QMP_SOCKET" "$VM_QGA_SOCKET" "$VM_RUN_DIR/$VM_NAME-console.sock"; do
+    if [ -S "$s" ] || [ ! -e "$s" ]; then rm -f -- "$s"; fi
+  done
+  rm -f -- "$VM_PIDFILE"
+  if [ "$1" != 1 ]; then rm -f -- "$VM_CONSOLE_LOG" "$LAUNCH_LOG"; fi
+  rmdir -- "$VM_RUN_DIR" 2>/dev/null || true
 }
 
 cmd_stop() {
@@ -669,14 +876,7 @@ cmd_stop() {
   else
     pid=null
   fi
-  # files: the overlay, every socket of the argv, the pidfile; logs unless kept
-  if [ -n "${VM_OVERLAY:-}" ] && [ -f "$VM_OVERLAY" ]; then remove_overlay "$VM_OVERLAY"; fi
-  for s in "${CHARDEV_SOCKETS[@]}" "$VM_QMP_SOCKET" "$VM_QGA_SOCKET" "$VM_RUN_DIR/$VM_NAME-console.sock"; do
-    if [ -S "$s" ] || [ ! -e "$s" ]; then rm -f "$s"; fi
-  done
-  rm -f "$VM_PIDFILE"
-  if [ "${VM_KEEP_LOGS:-0}" != 1 ]; then rm -f "$VM_CONSOLE_LOG" "$LAUNCH_LOG"; fi
-  rmdir "$VM_RUN_DIR" 2>/dev/null || true
+  remove_vm_files "${VM_KEEP_LOGS:-0}"
   json_obj s action stop s vm "$VM_NAME" s state stopped j pid "$pid" s how "$how" \
     j logsKept "$([ "${VM_KEEP_LOGS:-0}" = 1 ] && echo true || echo false)"
 }

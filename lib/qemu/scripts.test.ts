@@ -44,31 +44,36 @@ test("shellcheck -x scripts/vm.sh is clean", { skip: !has("shellcheck") && "shel
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
-test("vm.sh stop and status of a VM that never ran: success, one JSON line", { skip: !canRunVmSh }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "vm-sh-"));
-  try {
-    const env = vmEnv(dir);
-    for (let i = 0; i < 2; i++) {
-      const r = runVm("stop", env);
-      assert.equal(r.status, 0, r.stderr);
-      const lines = r.stdout.trim().split("\n");
-      assert.equal(lines.length, 1);
-      assert.deepEqual(JSON.parse(lines[0]!), {
-        action: "stop",
-        vm: "vm1",
-        state: "stopped",
-        pid: null,
-        how: "not-running",
-        logsKept: false,
-      });
+test(
+  "vm.sh stop of a VM that never ran: success, one JSON line; status: exit 3 (gone)",
+  { skip: !canRunVmSh },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), "vm-sh-"));
+    try {
+      const env = vmEnv(dir);
+      for (let i = 0; i < 2; i++) {
+        const r = runVm("stop", env);
+        assert.equal(r.status, 0, r.stderr);
+        const lines = r.stdout.trim().split("\n");
+        assert.equal(lines.length, 1);
+        assert.deepEqual(JSON.parse(lines[0]!), {
+          action: "stop",
+          vm: "vm1",
+          state: "stopped",
+          pid: null,
+          how: "not-running",
+          logsKept: false,
+        });
+      }
+      // the drift probe's contract: 0 = still there, 3 = gone
+      const s = runVm("status", env);
+      assert.equal(s.status, 3, s.stderr);
+      assert.equal(JSON.parse(s.stdout).state, "stopped");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const s = runVm("status", env);
-    assert.equal(s.status, 0, s.stderr);
-    assert.equal(JSON.parse(s.stdout).state, "stopped");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test("vm.sh refuses inputs that disagree with the argv", { skip: !canRunVmSh }, () => {
   const dir = mkdtempSync(join(tmpdir(), "vm-sh-"));
@@ -240,6 +245,37 @@ test(
       assert.ok(existsSync(base));
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "pin-threads.sh pins the matching threads and refuses a CPU list taskset would take for an option",
+  {
+    skip: !(has("bash") && has("taskset")) && "needs bash, taskset",
+  },
+  () => {
+    const PIN = join(ROOT, "scripts", "pin-threads.sh");
+    const victim = spawn("sleep", ["30"]);
+    try {
+      const env = {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        PIN_PID: String(victim.pid),
+        PIN_PATTERN: "^sleep$",
+      };
+      const good = spawnSync("bash", [PIN, "x"], { env: { ...env, PIN_CPUS: "0" }, encoding: "utf8" });
+      assert.equal(good.status, 0, good.stderr);
+      assert.deepEqual(JSON.parse(good.stdout).pinned, [victim.pid]);
+      const bad = spawnSync("bash", [PIN], { env: { ...env, PIN_CPUS: "-a" }, encoding: "utf8" });
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /PIN_CPUS '-a' is not a CPU list/);
+      const other = spawnSync("bash", [PIN], {
+        env: { ...env, PIN_CPUS: "0", PIN_OTHER_CPUS: "0;1" },
+        encoding: "utf8",
+      });
+      assert.match(other.stderr, /PIN_OTHER_CPUS '0;1' is not a CPU list/);
+    } finally {
+      victim.kill("SIGKILL");
     }
   },
 );
