@@ -10,29 +10,44 @@
 # af0 <-> af1 only.
 #
 # Usage (as root, e.g. `bash -s -- start < vswitch-testpmd.sh` over SSH):
-#   vswitch-testpmd.sh start    start detached (setsid, log file, pidfile) unless already running
-#   vswitch-testpmd.sh status   JSON: pid, worker TIDs (rte-worker-*), ports and counters
+#   vswitch-testpmd.sh start    start detached (setsid, log file, pidfile) unless already running.
+#                               Leftovers of a dead earlier run of this prefix (stale pidfile,
+#                               hugepage files, DPDK runtime dir) are removed first. When testpmd
+#                               was launched and a later check fails (not forwarding within
+#                               VSWITCH_START_TIMEOUT, wrong port count, exited) or SIGTERM/SIGINT
+#                               arrives, the start is undone: testpmd stopped (verified pid), its
+#                               hugepage files and runtime dir removed, then exit non-zero.
+#   vswitch-testpmd.sh status   JSON: pid, worker TIDs (rte-worker-*), ports and counters; the
+#                               drift probe of the vswitch
 #   vswitch-testpmd.sh stop     SIGINT, wait, SIGKILL the verified pid only; remove hugepage files
 #                               and the runtime dir of this file-prefix
-# Environment (defaults in brackets):
-#   VSWITCH_PREFIX [vpl-vswitch]  DPDK --file-prefix; also names the run dir
+# Exit codes: 0 done (status: testpmd runs); 1 failed (start: undone as above); 3 status only:
+#   testpmd is not running (JSON line with "running":false); 130/143 start interrupted by
+#   SIGINT/SIGTERM (undone as above).
+# Environment (defaults in brackets; LAB_RUN_DIR comes from the step wrapper, default
+# /run/vhost-perf-lab):
+#   VSWITCH_PREFIX [vpl-vswitch]  DPDK --file-prefix; also names the run dir (the caller puts the
+#                  stack's name in it: two stacks on one host must not share a prefix)
+#   VSWITCH_HUGE_DIR  hugetlbfs mount for testpmd's memory (--huge-dir), e.g. the stack's
+#                  $LAB_RUN_DIR/hugepages-2048kB; default: DPDK picks a mount of the default size
 #   VSWITCH_MAIN_CORE [0]  VSWITCH_WORKER_CORES [1]  (comma list: one forwarding lcore each)
 #   VSWITCH_AF_IFACES [vpl-sw0,vpl-sw1]
-#   VSWITCH_VHOST_SOCKETS [/run/vhost-perf-lab/vm1-vhu0.sock,/run/vhost-perf-lab/vm1-vhu1.sock] | none
+#   VSWITCH_VHOST_SOCKETS [$LAB_RUN_DIR/vm1-vhu0.sock,$LAB_RUN_DIR/vm1-vhu1.sock] | none
 #   VSWITCH_VHOST_QUEUES [1]  VSWITCH_MEM_MB [512]  VSWITCH_HUGE [1] (0: --no-huge, anonymous memory)
 #   VSWITCH_MBUFS [16384]  VSWITCH_RXD [1024]  VSWITCH_TXD [1024]  VSWITCH_BURST [32]
 #   VSWITCH_FWD_MODE [io]  VSWITCH_STATS_PERIOD [60]  VSWITCH_MAX_FRAME [1518] (bytes incl. FCS)
-#   VSWITCH_RUN_DIR [/run/vhost-perf-lab/<prefix>]  VSWITCH_START_TIMEOUT [30]  VSWITCH_STOP_TIMEOUT [10]
+#   VSWITCH_RUN_DIR [$LAB_RUN_DIR/<prefix>]  VSWITCH_START_TIMEOUT [30]  VSWITCH_STOP_TIMEOUT [10]
 #   VSWITCH_KEEP_LOG [1] (0: stop also removes the log and the run dir)
 #   VSWITCH_TESTPMD [dpdk-testpmd]  VSWITCH_TELEMETRY_CLIENT [dpdk_telemetry.py beside this script]
 # stdout: one JSON line. Diagnostics: stderr.
 set -euo pipefail
 
+LAB_RUN="${LAB_RUN_DIR:-/run/vhost-perf-lab}"
 PREFIX="${VSWITCH_PREFIX:-vpl-vswitch}"
 MAIN_CORE="${VSWITCH_MAIN_CORE:-0}"
 WORKER_CORES="${VSWITCH_WORKER_CORES:-1}"
 AF_IFACES_CSV="${VSWITCH_AF_IFACES:-vpl-sw0,vpl-sw1}"
-VHOST_SOCKETS_CSV="${VSWITCH_VHOST_SOCKETS:-/run/vhost-perf-lab/vm1-vhu0.sock,/run/vhost-perf-lab/vm1-vhu1.sock}"
+VHOST_SOCKETS_CSV="${VSWITCH_VHOST_SOCKETS:-${LAB_RUN}/vm1-vhu0.sock,${LAB_RUN}/vm1-vhu1.sock}"
 VHOST_QUEUES="${VSWITCH_VHOST_QUEUES:-1}"
 MEM_MB="${VSWITCH_MEM_MB:-512}"
 HUGE="${VSWITCH_HUGE:-1}"
@@ -43,7 +58,8 @@ BURST="${VSWITCH_BURST:-32}"
 FWD_MODE="${VSWITCH_FWD_MODE:-io}"
 STATS_PERIOD="${VSWITCH_STATS_PERIOD:-60}"
 MAX_FRAME="${VSWITCH_MAX_FRAME:-1518}"
-RUN_DIR="${VSWITCH_RUN_DIR:-/run/vhost-perf-lab/${PREFIX}}"
+RUN_DIR="${VSWITCH_RUN_DIR:-${LAB_RUN}/${PREFIX}}"
+HUGE_DIR="${VSWITCH_HUGE_DIR:-}"
 START_TIMEOUT="${VSWITCH_START_TIMEOUT:-30}"
 STOP_TIMEOUT="${VSWITCH_STOP_TIMEOUT:-10}"
 TESTPMD="${VSWITCH_TESTPMD:-dpdk-testpmd}"
@@ -53,11 +69,40 @@ DPDK_RUNTIME="/var/run/dpdk/${PREFIX}"
 PIDFILE="${RUN_DIR}/testpmd.pid"
 LOGFILE="${RUN_DIR}/testpmd.log"
 
+note() { printf 'vswitch-testpmd: %s\n' "$*" >&2; }
+# UNDO=1 from the moment start launches testpmd until its JSON line is out: a failure (die, an
+# unexpected error, SIGTERM/SIGINT) then stops it and removes its files (undo_start).
+UNDO=0
 die() {
-  printf 'vswitch-testpmd: %s\n' "$*" >&2
+  printf 'vswitch-testpmd: ERROR: %s\n' "$*" >&2
+  if [[ "$UNDO" == 1 && "$BASH_SUBSHELL" == 0 ]]; then
+    undo_start
+    printf 'vswitch-testpmd: ERROR: %s (start undone)\n' "$*" >&2
+  fi
   exit 1
 }
-note() { printf 'vswitch-testpmd: %s\n' "$*" >&2; }
+on_exit() {
+  local rc=$?
+  if [[ "$rc" != 0 && "$UNDO" == 1 && "$BASH_SUBSHELL" == 0 ]]; then
+    note "start stopped unexpectedly (exit $rc): undoing it"
+    undo_start
+    note "ERROR: start failed (exit $rc), start undone"
+  fi
+}
+on_signal() { # signal-name exit-code
+  trap - EXIT
+  if [[ "$UNDO" == 1 ]]; then
+    note "interrupted by SIG$1: undoing the start"
+    undo_start
+    note "ERROR: interrupted by SIG$1 (start undone)"
+  else
+    note "ERROR: interrupted by SIG$1"
+  fi
+  exit "$2"
+}
+trap on_exit EXIT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal INT 130' INT
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
@@ -72,6 +117,8 @@ validate() {
     is_uint "$v" || die "expected a whole number, got '$v'"
   done
   [[ "$HUGE" == 0 || "$HUGE" == 1 ]] || die "VSWITCH_HUGE must be 0 or 1"
+  [[ -z "$HUGE_DIR" || "$HUGE_DIR" == /* ]] || die "VSWITCH_HUGE_DIR must be an absolute path, got '$HUGE_DIR'"
+  [[ "$RUN_DIR" == /* ]] || die "VSWITCH_RUN_DIR must be an absolute path, got '$RUN_DIR'"
   [[ "$FWD_MODE" =~ ^[a-z-]+$ ]] || die "bad VSWITCH_FWD_MODE '$FWD_MODE'"
   local core
   IFS=',' read -r -a WORKERS <<<"$WORKER_CORES"
@@ -116,13 +163,25 @@ verified_pid() {
 
 # Any process (ours or not) still using this file-prefix: its hugepage files must then stay.
 prefix_in_use() {
+  [[ -n "$(prefix_procs)" ]]
+}
+# pids of the processes with this --file-prefix (testpmd, or its launcher just before the exec)
+prefix_procs() {
   local f
-  for f in /proc/[0-9]*/cmdline; do
-    if tr '\0' '\n' 2>/dev/null <"$f" | grep -qxF -- "--file-prefix=${PREFIX}"; then
-      return 0
-    fi
+  while IFS= read -r f; do
+    f=${f#/proc/}
+    f=${f%/cmdline}
+    alive "$f" && printf '%s\n' "$f"
+  done < <(grep -lszxF -- "--file-prefix=${PREFIX}" /proc/[0-9]*/cmdline)
+  return 0
+}
+# those of them that are a testpmd or this script's launcher of one (what undo may stop)
+own_procs() {
+  local p
+  for p in $(prefix_procs); do
+    tr '\0' '\n' 2>/dev/null <"/proc/$p/cmdline" | grep -qE '^vswitch-launch$|testpmd' && printf '%s\n' "$p"
   done
-  return 1
+  return 0
 }
 
 # Running and not a zombie (a killed daemon may wait for its reaper for a while).
@@ -153,7 +212,7 @@ cleanup_prefix_files() {
   if [[ -d "$DPDK_RUNTIME" ]]; then
     rm -rf -- "$DPDK_RUNTIME"
   fi
-  rmdir /var/run/dpdk 2>/dev/null || true # only if no other DPDK process left anything there
+  rmdir -- /var/run/dpdk 2>/dev/null || true # only if no other DPDK process left anything there
   CLEANED_HUGEFILES="$removed"
 }
 
@@ -235,8 +294,15 @@ check_prereqs() {
     [[ -n "$(hugetlbfs_mounts)" ]] ||
       die "no hugetlbfs mounted (mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages)"
     local free size_kb need
-    free="$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)"
-    size_kb="$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)"
+    if [[ -n "$HUGE_DIR" ]]; then
+      [[ "$(stat -f -c %T -- "$HUGE_DIR" 2>/dev/null)" == hugetlbfs ]] ||
+        die "VSWITCH_HUGE_DIR $HUGE_DIR is not a hugetlbfs mount"
+      size_kb=$(($(stat -f -c %S -- "$HUGE_DIR") / 1024))
+      free="$(cat "/sys/kernel/mm/hugepages/hugepages-${size_kb}kB/free_hugepages")"
+    else
+      free="$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)"
+      size_kb="$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)"
+    fi
     need=$(((MEM_MB * 1024 + size_kb - 1) / size_kb))
     ((free >= need)) ||
       die "need ${need} free hugepages of ${size_kb} kB for ${MEM_MB} MB, ${free} free (raise /proc/sys/vm/nr_hugepages or set VSWITCH_HUGE=0)"
@@ -260,6 +326,7 @@ build_args() {
     "--file-prefix=${PREFIX}")
   if [[ "$HUGE" == 1 ]]; then
     ARGS+=(--socket-mem "$MEM_MB")
+    [[ -z "$HUGE_DIR" ]] || ARGS+=(--huge-dir "$HUGE_DIR")
   else
     ARGS+=(--no-huge -m "$MEM_MB")
   fi
@@ -274,6 +341,38 @@ build_args() {
     "--stats-period=${STATS_PERIOD}" --disable-link-check "${pmdopts[@]}")
 }
 
+# Stop what this start launched and remove its files; quick (a cancelled step gets SIGKILL
+# 3 s after SIGTERM): SIGINT, 1 s, SIGKILL, for the verified pid and any process still carrying
+# this --file-prefix and naming testpmd or its launcher (own_procs).
+undo_start() {
+  local pid p deadline
+  trap '' TERM INT
+  UNDO=0
+  pid="$(verified_pid || true)"
+  for p in $pid $(own_procs); do kill -INT "$p" 2>/dev/null || true; done
+  deadline=$((SECONDS + 1))
+  while [[ -n "$(own_procs)" ]] && ((SECONDS <= deadline)); do sleep 0.1; done
+  for p in $(own_procs); do kill -KILL "$p" 2>/dev/null || true; done
+  deadline=$((SECONDS + 2))
+  while [[ -n "$(own_procs)" ]] && ((SECONDS <= deadline)); do sleep 0.1; done
+  [[ -z "$pid" ]] || note "stopped testpmd pid $pid"
+  if [[ -s "$LOGFILE" ]]; then
+    note "last lines of $LOGFILE:"
+    tail -n 25 -- "$LOGFILE" | sed 's/^/    /' >&2 || true
+  fi
+  rm -f -- "$PIDFILE"
+  CLEANED_HUGEFILES=0
+  cleanup_prefix_files
+  if [[ "$KEEP_LOG" == 0 ]]; then
+    rm -f -- "$LOGFILE" "${RUN_DIR}/cmdline"
+    rmdir -- "$RUN_DIR" 2>/dev/null || true
+  fi
+  note "removed the pidfile, ${CLEANED_HUGEFILES} hugepage file(s) and the runtime dir of prefix ${PREFIX}"
+}
+
+# the ports testpmd forwards on: 4 (af_packet, vhost, vhost, af_packet) or 2 (af_packet only)
+expected_ports() { if ((${#VHOST_SOCKETS[@]} == 2)); then echo 4; else echo 2; fi; }
+
 start() {
   local pid
   if pid="$(verified_pid)"; then
@@ -281,13 +380,23 @@ start() {
     return 0
   fi
   check_prereqs
-  mkdir -p "$RUN_DIR"
-  rm -f "$PIDFILE"
+  UNDO=1 # from here on a failure undoes what this start did
+  mkdir -p -- "$RUN_DIR"
+  local leftover=0
+  if [[ -e "$PIDFILE" ]]; then
+    leftover=1
+    rm -f -- "$PIDFILE"
+  fi
   CLEANED_HUGEFILES=0
+  [[ ! -d "$DPDK_RUNTIME" ]] || leftover=1
   cleanup_prefix_files # leftovers of an earlier killed run with this prefix
+  local stale_huge="$CLEANED_HUGEFILES"
+  if ((leftover == 1 || stale_huge > 0)); then
+    note "removed leftovers of an earlier run of prefix ${PREFIX}: pidfile/runtime dir, ${stale_huge} hugepage file(s)"
+  fi
   local s
   for s in "${VHOST_SOCKETS[@]}"; do
-    mkdir -p "$(dirname "$s")"
+    mkdir -p -- "$(dirname -- "$s")"
   done
   build_args
   printf '%q ' "$TESTPMD" "${ARGS[@]}" >"${RUN_DIR}/cmdline"
@@ -312,18 +421,14 @@ start() {
     fi
     sleep 0.2
   done
-  if ((ready == 0)); then
-    note "testpmd did not come up; last log lines:"
-    tail -n 25 "$LOGFILE" >&2 || true
-    if pid="$(verified_pid)"; then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.5
-    cleanup_prefix_files
-    rm -f "$PIDFILE"
-    die "start failed (log: $LOGFILE)"
-  fi
-  status_json start ',"alreadyRunning":false'
+  ((ready == 1)) || die "testpmd did not start forwarding within ${START_TIMEOUT}s (log: $LOGFILE)"
+  local ports want
+  want=$(expected_ports)
+  ports=$(sed -n 's/.*packet forwarding - ports=\([0-9]*\).*/\1/p' "$LOGFILE" | head -n 1)
+  [[ "$ports" == "$want" ]] || die "testpmd forwards on ${ports:-?} ports, expected ${want} (log: $LOGFILE)"
+  pid="$(verified_pid)" || die "testpmd exited right after it started (log: $LOGFILE)"
+  status_json start ",\"alreadyRunning\":false,\"removedStaleHugepageFiles\":${stale_huge}"
+  UNDO=0
 }
 
 stop() {
@@ -347,11 +452,11 @@ stop() {
   elif [[ -e "$PIDFILE" ]]; then
     how=stale-pidfile
   fi
-  rm -f "$PIDFILE"
+  rm -f -- "$PIDFILE"
   cleanup_prefix_files
   if [[ "$KEEP_LOG" == 0 ]]; then
-    rm -f "$LOGFILE" "${RUN_DIR}/cmdline"
-    rmdir "$RUN_DIR" 2>/dev/null || true
+    rm -f -- "$LOGFILE" "${RUN_DIR}/cmdline"
+    rmdir -- "$RUN_DIR" 2>/dev/null || true
   fi
   status_json stop ",\"stoppedBy\":$(json_str "$how"),\"removedHugepageFiles\":${CLEANED_HUGEFILES}"
 }
@@ -362,7 +467,10 @@ main() {
   case "$cmd" in
   start) start ;;
   stop) stop ;;
-  status) status_json status ;;
+  status)
+    status_json status
+    verified_pid >/dev/null || exit 3
+    ;;
   *) die "usage: vswitch-testpmd.sh start|stop|status" ;;
   esac
 }
