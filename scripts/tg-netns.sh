@@ -7,9 +7,16 @@
 #   host: TG_HOST_IFS[1] <--veth--> netns TG_NETNS: TG_NS_IFS[1]   (rx counter)
 #
 # Usage (as root, e.g. `bash -s -- setup < tg-netns.sh` over SSH):
-#   tg-netns.sh setup      create what is missing, (re)apply link state, MTU, IPv6 off; idempotent
+#   tg-netns.sh setup      create what is missing, (re)apply link state, MTU, IPv6 off; idempotent.
+#                          Leftovers of a half-torn earlier setup (a veth of these names whose peer
+#                          is not its partner in the netns) are removed and made again. When a
+#                          step fails or SIGTERM/SIGINT arrives, what this run created (veth pairs,
+#                          the netns) is removed again before exiting non-zero.
 #   tg-netns.sh teardown   remove exactly these veths and the netns (if it is then empty); idempotent
-#   tg-netns.sh status     print the wiring as JSON
+#   tg-netns.sh status     print the wiring as JSON; the drift probe of the wiring
+# Exit codes: 0 done (status: netns and every veth pair present); 1 failed (setup: undone as
+#   above); 3 status only: the netns or a veth end is missing (JSON line still printed);
+#   130/143 setup interrupted by SIGINT/SIGTERM (undone as above).
 # Environment:
 #   TG_NETNS     namespace name                       (default vpl-tg)
 #   TG_HOST_IFS  host-side veth ends, comma-separated (default vpl-sw0,vpl-sw1)
@@ -23,16 +30,59 @@ HOST_IFS_CSV="${TG_HOST_IFS:-vpl-sw0,vpl-sw1}"
 NS_IFS_CSV="${TG_NS_IFS:-vpl-tg0,vpl-tg1}"
 MTU="${TG_MTU:-1500}"
 
+note() { printf 'tg-netns: %s\n' "$*" >&2; }
+# UNDO=1 while setup changes the host: a failure or signal removes what this run created
+UNDO=0
+CREATED_NS=0
+CREATED_LINKS=()
 die() {
-  printf 'tg-netns: %s\n' "$*" >&2
+  printf 'tg-netns: ERROR: %s\n' "$*" >&2
+  if [[ "$UNDO" == 1 && "$BASH_SUBSHELL" == 0 ]]; then
+    undo_setup
+    printf 'tg-netns: ERROR: %s (setup undone)\n' "$*" >&2
+  fi
   exit 1
+}
+on_exit() {
+  local rc=$?
+  if [[ "$rc" != 0 && "$UNDO" == 1 && "$BASH_SUBSHELL" == 0 ]]; then
+    note "setup stopped unexpectedly (exit $rc): undoing it"
+    undo_setup
+    note "ERROR: setup failed (exit $rc), setup undone"
+  fi
+}
+on_signal() { # signal-name exit-code
+  trap - EXIT
+  if [[ "$UNDO" == 1 ]]; then
+    note "interrupted by SIG$1: undoing the setup"
+    undo_setup
+    note "ERROR: interrupted by SIG$1 (setup undone)"
+  else
+    note "ERROR: interrupted by SIG$1"
+  fi
+  exit "$2"
+}
+trap on_exit EXIT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal INT 130' INT
+
+# remove what this setup run created, newest first
+undo_setup() {
+  local i
+  trap '' TERM INT
+  UNDO=0
+  for ((i = ${#CREATED_LINKS[@]} - 1; i >= 0; i--)); do
+    if ip link del dev "${CREATED_LINKS[$i]}" 2>/dev/null; then note "removed veth ${CREATED_LINKS[$i]}"; fi
+  done
+  if [[ "$CREATED_NS" == 1 ]] && ip netns del "$NS" 2>/dev/null; then note "removed netns $NS"; fi
 }
 
 IFS=',' read -r -a HOST_IFS <<<"$HOST_IFS_CSV"
 IFS=',' read -r -a NS_IFS <<<"$NS_IFS_CSV"
 
 validate() {
-  [[ "$NS" =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || die "bad netns name '$NS'"
+  # names start with a letter or digit: never taken for an option by ip
+  [[ "$NS" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "bad netns name '$NS'"
   if ! [[ "$MTU" =~ ^[0-9]+$ ]] || ((MTU < 68 || MTU > 65535)); then
     die "bad MTU '$MTU'"
   fi
@@ -41,7 +91,7 @@ validate() {
   local name
   for name in "${HOST_IFS[@]}" "${NS_IFS[@]}"; do
     # Linux interface names: at most 15 bytes, no '/', no whitespace.
-    [[ "$name" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "bad interface name '$name'"
+    [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$ ]] || die "bad interface name '$name'"
   done
 }
 
@@ -57,14 +107,25 @@ ns_link_exists() {
   ns_exists && ip -n "$NS" link show dev "$1" >/dev/null 2>&1
 }
 
-# The peer's ifindex as the host sees it, to tell our veth from a same-named stranger.
 is_veth() {
   ip -d link show dev "$1" 2>/dev/null | grep -qw veth
 }
 
+# host end $1 and netns end $2 are the two ends of one veth: each one's iflink is the other's ifindex
+paired() {
+  local h_index h_link n_index n_link
+  h_index=$(cat "/sys/class/net/$1/ifindex" 2>/dev/null) || return 1
+  h_link=$(cat "/sys/class/net/$1/iflink" 2>/dev/null) || return 1
+  n_index=$(ip netns exec "$NS" cat "/sys/class/net/$2/ifindex" 2>/dev/null) || return 1
+  n_link=$(ip netns exec "$NS" cat "/sys/class/net/$2/iflink" 2>/dev/null) || return 1
+  [[ "$h_link" == "$n_index" && "$n_link" == "$h_index" ]]
+}
+
 setup() {
+  UNDO=1 # from here on a failure removes what this run created
   if ! ns_exists; then
     ip netns add "$NS"
+    CREATED_NS=1
   fi
   ip -n "$NS" link set dev lo up
   local i host nsif
@@ -73,17 +134,29 @@ setup() {
     nsif="${NS_IFS[$i]}"
     if host_link_exists "$host"; then
       is_veth "$host" || die "$host exists and is not a veth; refusing to touch it"
-      ns_link_exists "$nsif" || die "$host exists but its peer $nsif is not in netns $NS"
-    else
-      ns_link_exists "$nsif" && die "$nsif exists in $NS without $host; run teardown first"
+      if ! paired "$host" "$nsif"; then
+        # a leftover: our veth's peer is elsewhere (or gone with an earlier netns)
+        note "$host is a veth whose peer is not $nsif in netns $NS (leftover): making the pair again"
+        ip link del dev "$host"
+      fi
+    fi
+    if ! host_link_exists "$host"; then
+      if ns_link_exists "$nsif"; then
+        note "$nsif in netns $NS has no peer $host (leftover): removing it"
+        ip -n "$NS" link del dev "$nsif"
+      fi
       ip link add "$host" mtu "$MTU" type veth peer name "$nsif" netns "$NS" mtu "$MTU"
+      CREATED_LINKS+=("$host")
     fi
     # IPv6 off before the links come up: no router/neighbour solicitations, no MLD reports.
-    sysctl -qw "net.ipv6.conf.${host}.disable_ipv6=1" >/dev/null 2>&1 || true
-    ip netns exec "$NS" sysctl -qw "net.ipv6.conf.${nsif}.disable_ipv6=1" >/dev/null 2>&1 || true
+    # (/proc paths, not sysctl keys: a '.' in an interface name would split the key)
+    { printf '1\n' >"/proc/sys/net/ipv6/conf/${host}/disable_ipv6"; } 2>/dev/null || true
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    ip netns exec "$NS" sh -c 'printf "1\n" >"/proc/sys/net/ipv6/conf/$1/disable_ipv6"' - "$nsif" 2>/dev/null || true
     ip link set dev "$host" mtu "$MTU" up
     ip -n "$NS" link set dev "$nsif" mtu "$MTU" up
   done
+  UNDO=0
 }
 
 teardown() {
@@ -153,7 +226,14 @@ main() {
     teardown
     status teardown
     ;;
-  status) status status ;;
+  status)
+    status status
+    ns_exists || exit 3
+    local i
+    for i in "${!HOST_IFS[@]}"; do
+      host_link_exists "${HOST_IFS[$i]}" && ns_link_exists "${NS_IFS[$i]}" || exit 3
+    done
+    ;;
   *) die "usage: tg-netns.sh setup|teardown|status" ;;
   esac
 }
