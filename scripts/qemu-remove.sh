@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
 # Teardown for scripts/qemu-build.sh on the DUT (root). Idempotent; prints ONE JSON line:
-#   {"prefix": "...", "removedPrefix": true|false, "removedDebSrc": true|false,
-#    "removedWorkDir": true|false, "installedPackages": [...], "notes": [...]}
+#   {"prefix": "...", "removedPrefix": true|false, "removedDirs": [...],
+#    "debSrc": "removed"|"handed-over"|"kept"|"none", "debSrcTo": "<stack>"|null,
+#    "removedDebSrc": true|false, "removedWorkDir": true|false, "installedPackages": [...],
+#    "notes": [...]}
 # Inputs (environment):
+#   LAB_STACK, LAB_STATE_DIR  from the step wrapper (required); LAB_STATE_ROOT [dirname of
+#                         LAB_STATE_DIR]. The stack's records are in $LAB_STATE_DIR/qemu (see
+#                         qemu-build.sh); what they list is removed, then the records, then the
+#                         dir when it is empty.
 #   QEMU_PREFIX           install prefix to remove; removed only if it holds this project's
-#                         stamp (vhost-perf-lab-qemu.stamp). Unset = leave prefixes alone.
-#   QEMU_REMOVE_DEB_SRC   1 (default) = remove /etc/apt/sources.list.d/vhost-perf-lab-src.sources
-#                         if qemu-build.sh recorded adding it. Set 0 while other prefixes
-#                         built from the Debian source are still meant to be rebuilt.
-#   QEMU_REMOVE_WORK_DIR  1 = also remove QEMU_WORK_DIR (downloads, trees, logs). Default 0.
+#                         stamp (vhost-perf-lab-qemu.stamp), then the parent directories the
+#                         build recorded as created, while they are empty; a level that still
+#                         holds another stack's prefix is handed over to that stack's record
+#                         (appended as created=), so the last stack out removes it. Unset =
+#                         leave prefixes alone.
+#   QEMU_REMOVE_WORK_DIR  1 = also remove QEMU_WORK_DIR (downloads, trees, logs, build cache).
+#                         Default 0.
 #   QEMU_WORK_DIR         default /var/cache/vhost-perf-lab/qemu-build
-#   QEMU_STATE_DIR        default /var/lib/vhost-perf-lab/qemu
-# Packages that qemu-build.sh installed are only reported ("installedPackages", from
-# $QEMU_STATE_DIR/installed-packages), never purged: other lab parts may use them.
+#   QEMU_DEB_SRC_FILE     [/etc/apt/sources.list.d/vhost-perf-lab-src.sources] (tests only)
+# When the stack's last prefix is gone:
+#   - the deb-src file (host-global): if this stack created it and another stack's record
+#     ($LAB_STATE_ROOT/*/qemu/deb-src) lists it, it is handed over to that stack (its record
+#     becomes role=created, from=<this stack>), which then removes it in turn; if none lists
+#     it, it is removed. A stack that only used it drops its record and leaves the file.
+#   - packages qemu-build.sh installed are reported ("installedPackages") and their record is
+#     dropped; they are never purged (other lab parts may use them).
+# Exit codes: 0 done; 1 failed (nothing half-removed is left unrecorded: the records of what
+#   is still there stay).
 set -euo pipefail
 export LC_ALL=C
 
 readonly SCRIPT=qemu-remove
 readonly STAMP_NAME=vhost-perf-lab-qemu.stamp
 readonly STAMP_MAGIC='# vhost-perf-lab qemu-build stamp v1'
-readonly SRC_LIST=/etc/apt/sources.list.d/vhost-perf-lab-src.sources
+readonly SRC_LIST=${QEMU_DEB_SRC_FILE:-/etc/apt/sources.list.d/vhost-perf-lab-src.sources}
 
 say() { printf '[%s %ds] %s\n' "$SCRIPT" "$SECONDS" "$*" >&2; }
 die() {
@@ -28,10 +43,8 @@ die() {
 }
 
 QEMU_PREFIX=${QEMU_PREFIX:-}
-QEMU_REMOVE_DEB_SRC=${QEMU_REMOVE_DEB_SRC:-1}
 QEMU_REMOVE_WORK_DIR=${QEMU_REMOVE_WORK_DIR:-0}
 QEMU_WORK_DIR=${QEMU_WORK_DIR:-/var/cache/vhost-perf-lab/qemu-build}
-QEMU_STATE_DIR=${QEMU_STATE_DIR:-/var/lib/vhost-perf-lab/qemu}
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 check_dir_var() { # <name> <value>: absolute, not /, no . or .. component
@@ -46,11 +59,22 @@ check_dir_var() { # <name> <value>: absolute, not /, no . or .. component
 }
 [ -z "$QEMU_PREFIX" ] || check_dir_var QEMU_PREFIX "$QEMU_PREFIX"
 check_dir_var QEMU_WORK_DIR "$QEMU_WORK_DIR"
-check_dir_var QEMU_STATE_DIR "$QEMU_STATE_DIR"
+LAB_STACK=${LAB_STACK:-}
+LAB_STATE_DIR=${LAB_STATE_DIR:-}
+[[ "$LAB_STACK" =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "LAB_STACK '$LAB_STACK' is not a stack name (the step wrapper sets it)"
+[ -n "$LAB_STATE_DIR" ] || die "LAB_STATE_DIR is not set (the step wrapper sets it)"
+check_dir_var LAB_STATE_DIR "$LAB_STATE_DIR"
+LAB_STATE_DIR=${LAB_STATE_DIR%/}
+LAB_STATE_ROOT=${LAB_STATE_ROOT:-$(dirname -- "$LAB_STATE_DIR")}
+check_dir_var LAB_STATE_ROOT "$LAB_STATE_ROOT"
+LAB_STATE_ROOT=${LAB_STATE_ROOT%/}
+check_dir_var QEMU_DEB_SRC_FILE "$SRC_LIST"
+STATE=$LAB_STATE_DIR/qemu
 QEMU_PREFIX=${QEMU_PREFIX%/}
 QEMU_WORK_DIR=${QEMU_WORK_DIR%/}
 
-removed_prefix=false removed_deb_src=false removed_work_dir=false
+removed_prefix=false removed_deb_src=false removed_work_dir=false deb_src=none deb_src_to=""
+removed_dirs=()
 notes=()
 
 # Do not pull a prefix or the sources out from under a build in progress.
@@ -60,6 +84,7 @@ if [ -d "$QEMU_WORK_DIR" ]; then
 fi
 
 if [ -n "$QEMU_PREFIX" ]; then
+  record=$STATE/prefix-$(printf '%s' "$QEMU_PREFIX" | sha256sum | cut -c1-12)
   if [ ! -e "$QEMU_PREFIX" ]; then
     say "$QEMU_PREFIX: already gone"
   elif [ -f "$QEMU_PREFIX/$STAMP_NAME" ] &&
@@ -77,26 +102,82 @@ if [ -n "$QEMU_PREFIX" ]; then
     rm -rf -- "$s"
     say "removed leftover $s"
   done
-fi
-
-if [ "$QEMU_REMOVE_DEB_SRC" = 1 ]; then
-  if [ -f "$QEMU_STATE_DIR/added-deb-src" ]; then
-    if [ -f "$SRC_LIST" ]; then
-      say "removing $SRC_LIST (added by qemu-build.sh)"
-      rm -f -- "$SRC_LIST"
-      removed_deb_src=true
-      notes+=("apt lists of the removed deb-src entries go at the next apt-get update")
-    fi
-    rm -f -- "$QEMU_STATE_DIR/added-deb-src"
-  elif [ -f "$SRC_LIST" ]; then
-    notes+=("$SRC_LIST exists but was not recorded as added by qemu-build.sh: left in place")
-    say "${notes[-1]}"
+  if [ -f "$record" ] && [ ! -e "$QEMU_PREFIX" ]; then
+    # the levels above the prefix that the build made, deepest first, while empty
+    mapfile -t levels < <(sed -n 's/^created=//p' -- "$record")
+    for ((i = 0; i < ${#levels[@]}; i++)); do
+      d=${levels[$i]}
+      [ -d "$d" ] || continue
+      if rmdir -- "$d" 2>/dev/null; then
+        removed_dirs+=("$d")
+        say "removed $d (created by qemu-build.sh)"
+        continue
+      fi
+      # Not empty: another stack's prefix below it? Then that stack removes it (and the levels
+      # above) when it goes: append them to its record.
+      heir=""
+      for r in "$LAB_STATE_ROOT"/*/qemu/prefix-*; do
+        if [ ! -f "$r" ] || [ "$r" -ef "$record" ]; then continue; fi
+        case "$(sed -n 's/^prefix=//p' -- "$r" | head -n 1)" in "$d"/*) heir=$r && break ;; esac
+      done
+      if [ -n "$heir" ]; then
+        for ((j = i; j < ${#levels[@]}; j++)); do
+          grep -qxF -- "created=${levels[$j]}" "$heir" || printf 'created=%s\n' "${levels[$j]}" >>"$heir"
+        done
+        notes+=("$d holds another stack's QEMU: handed over to $heir")
+      else
+        notes+=("$d (created by qemu-build.sh) is not empty: left in place")
+      fi
+      say "${notes[-1]}"
+      break
+    done
+    rm -f -- "$record"
   fi
 fi
 
 installed=()
-if [ -f "$QEMU_STATE_DIR/installed-packages" ]; then
-  mapfile -t installed < <(sort -u -- "$QEMU_STATE_DIR/installed-packages")
+# Host-wide things and the package record go with the stack's last prefix.
+if [ -d "$STATE" ] && ! compgen -G "$STATE/prefix-*" >/dev/null; then
+  if [ -f "$STATE/deb-src" ]; then
+    role=$(sed -n 's/^role=//p' -- "$STATE/deb-src" | head -n 1)
+    file=$(sed -n 's/^file=//p' -- "$STATE/deb-src" | head -n 1)
+    [ -n "$file" ] || file=$SRC_LIST
+    if [ "$role" = created ]; then
+      heir=""
+      for r in "$LAB_STATE_ROOT"/*/qemu/deb-src; do
+        if [ ! -f "$r" ] || [ "$r" -ef "$STATE/deb-src" ]; then continue; fi
+        if grep -qxF -- "file=$file" "$r"; then
+          heir=$r
+          break
+        fi
+      done
+      if [ -n "$heir" ]; then
+        deb_src_to=$(basename -- "$(dirname -- "$(dirname -- "$heir")")")
+        printf 'file=%s\nrole=created\nfrom=%s\n' "$file" "$LAB_STACK" >"$heir.tmp"
+        mv -- "$heir.tmp" "$heir"
+        deb_src=handed-over
+        notes+=("$file is still used by stack $deb_src_to: handed over to it ($heir), not removed")
+        say "${notes[-1]}"
+      elif [ -f "$file" ]; then
+        say "removing $file (added by qemu-build.sh for this stack)"
+        rm -f -- "$file"
+        removed_deb_src=true
+        deb_src=removed
+        notes+=("apt lists of the removed deb-src entries go at the next apt-get update")
+      else
+        deb_src=removed
+      fi
+    else
+      deb_src=kept
+      say "$file was added by another stack: left to it"
+    fi
+    rm -f -- "$STATE/deb-src"
+  fi
+  if [ -f "$STATE/installed-packages" ]; then
+    mapfile -t installed < <(sort -u -- "$STATE/installed-packages")
+    rm -f -- "$STATE/installed-packages"
+  fi
+  rmdir -- "$STATE" 2>/dev/null || notes+=("$STATE holds more than qemu-build.sh's records: left in place")
 fi
 
 if [ "$QEMU_REMOVE_WORK_DIR" = 1 ] && [ -d "$QEMU_WORK_DIR" ]; then
@@ -106,13 +187,18 @@ if [ "$QEMU_REMOVE_WORK_DIR" = 1 ] && [ -d "$QEMU_WORK_DIR" ]; then
   removed_work_dir=true
 fi
 
-python3 - "$QEMU_PREFIX" "$removed_prefix" "$removed_deb_src" "$removed_work_dir" \
-  "${#installed[@]}" "${installed[@]}" "${notes[@]}" <<'PY'
+python3 - "$QEMU_PREFIX" "$removed_prefix" "$removed_deb_src" "$removed_work_dir" "$deb_src" \
+  "$deb_src_to" "${#removed_dirs[@]}" "${removed_dirs[@]}" "${#installed[@]}" "${installed[@]}" \
+  "${notes[@]}" <<'PY'
 import json, sys
 a = sys.argv[1:]
-n = int(a[4])
+nd = int(a[6])
+dirs = a[7:7 + nd]
+rest = a[7 + nd:]
+ni = int(rest[0])
 print(json.dumps({
-    "prefix": a[0], "removedPrefix": a[1] == "true", "removedDebSrc": a[2] == "true",
-    "removedWorkDir": a[3] == "true", "installedPackages": a[5:5 + n], "notes": a[5 + n:],
+    "prefix": a[0], "removedPrefix": a[1] == "true", "removedDirs": dirs,
+    "debSrc": a[4], "debSrcTo": a[5] or None, "removedDebSrc": a[2] == "true",
+    "removedWorkDir": a[3] == "true", "installedPackages": rest[1:1 + ni], "notes": rest[1 + ni:],
 }))
 PY
