@@ -34,6 +34,7 @@
 #   {"image":"<path>","sha256":"<hex>","bytes":N,"format":"qcow2","built":true|false,"seconds":N}
 # Beside the image: <image>.sha256 (sha256sum format), <image>.inputs (fingerprint),
 # <image>.manifest.json (package versions and checks, for humans and the project).
+# The image holds the guest password's hash: it is written 0600 (and a cached one made 0600).
 # Host requirements: debootstrap, e2fsprogs (mke2fs -d), fdisk (sfdisk), extlinux +
 # syslinux-common (mbr.bin), qemu-utils, util-linux (mount, flock), coreutils.
 set -euo pipefail
@@ -163,10 +164,11 @@ fi
 if [ -f "$out" ] && [ -f "$out.sha256" ] && [ -f "$out.inputs" ]; then
   want_sha=$(cut -d ' ' -f 1 "$out.sha256")
   if [ "$(cat "$out.inputs")" != "$fp" ]; then
-    say "$out exists but was built from other inputs: rebuilding"
+    say "$out exists but was built from other inputs (these are $fp): rebuilding"
   elif [ "$(sha256sum "$out" | cut -d ' ' -f 1)" != "$want_sha" ]; then
     say "$out does not match $out.sha256: rebuilding"
   else
+    chmod 0600 -- "$out" # built 0644 by an earlier version of this script
     say "up to date: $out (sha256 $want_sha)"
     result false "$want_sha"
     exit 0
@@ -441,7 +443,12 @@ logged extlinux extlinux --install "$mnt/boot/extlinux"
 unmount_all
 logged "write MBR boot code" dd if="$mbr_bin" of="$raw" bs=440 count=1 conv=notrunc status=none
 say "converting to compressed qcow2"
-logged "qemu-img convert" qemu-img convert -c -f raw -O qcow2 "$raw" "$out.tmp.$$"
+# 0600 from the first byte: the image holds the guest password's hash
+umask_before=$(umask)
+umask 077
+logged "qemu-img convert" qemu-img convert -c -f raw -O qcow2 -- "$raw" "$out.tmp.$$"
+umask "$umask_before"
+chmod 0600 -- "$out.tmp.$$"
 rm -f "$raw"
 sha=$(sha256sum "$out.tmp.$$" | cut -d ' ' -f 1)
 mv -f "$out.tmp.$$" "$out"
