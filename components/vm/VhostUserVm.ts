@@ -102,7 +102,8 @@ export class VhostUserVm extends pulumi.ComponentResource {
         fileEnv: { QMP_PY: "scripts/qmp.py", QGA_PY: "scripts/guest-image/qga.py" },
         environment: env,
         after: args.after,
-        probe: { kind: "boot", status: { script: "vm.sh", args: ["status"] } },
+        // the pid vm.sh reported: a QEMU that died (or a reboot) is gone
+        probe: { kind: "boot" },
       },
       { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "30m", update: "30m" } },
     );
