@@ -29,10 +29,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** The processes of a stack: its QEMU and testpmd (by their run dir / file prefix). */
 function labPids(stack: string): { qemu: number[]; testpmd: number[] } {
   return {
-    qemu: processes((cmd, comm) => comm.startsWith("qemu-system") && cmd.includes(`/vhost-perf-lab/${stack}/`)).map(
+    qemu: processes(
+      (cmd, comm) => comm.startsWith("qemu-system") && cmd.includes(`/vhost-perf-lab/${stack}/`),
+    ).map(([p]) => p),
+    testpmd: processes((cmd, comm) => comm.startsWith("dpdk-testpmd") && cmd.includes(`vpl-${stack}-`)).map(
       ([p]) => p,
     ),
-    testpmd: processes((cmd, comm) => comm.startsWith("dpdk-testpmd") && cmd.includes(`vpl-${stack}-`)).map(([p]) => p),
   };
 }
 
@@ -70,7 +72,12 @@ async function destroyClean(stack: FaultStack, why: string): Promise<string> {
 /** Send frames into a stack's TG port 0 and count what comes back on port 1 (its l2xc path). */
 function forwards(tag: string): number {
   const ns = `${tag}gen`;
-  const rx = (): number => Number(execFileSync("ip", ["netns", "exec", ns, "cat", `/sys/class/net/${tag}gen1/statistics/rx_packets`], { encoding: "utf8" }));
+  const rx = (): number =>
+    Number(
+      execFileSync("ip", ["netns", "exec", ns, "cat", `/sys/class/net/${tag}gen1/statistics/rx_packets`], {
+        encoding: "utf8",
+      }),
+    );
   const before0 = rx();
   const py = [
     "import socket,sys,time",
@@ -94,100 +101,161 @@ after(() => {
   if (!enabled) return;
   for (const s of [fault, fault2]) {
     if (fs.existsSync(s.file)) {
-      if (s.resourceCount() > 0) spawnSync("pulumi", ["destroy", "--yes", "--stack", s.opts.stack], { stdio: "inherit", cwd: path.dirname(s.file) });
+      if (s.resourceCount() > 0)
+        spawnSync("pulumi", ["destroy", "--yes", "--stack", s.opts.stack], {
+          stdio: "inherit",
+          cwd: path.dirname(s.file),
+        });
       s.remove();
     }
   }
 });
 
-test("fault 1: secret sweep during up; QEMU and vswitch killed -> refresh shows it, up brings the lab back and measures again; destroy twice after a manual sysctl change", { skip }, async () => {
-  fault.write();
-  fault.setSecret("vhost-perf-lab:image.user.password", PASSWORD);
-  // sample every command line on the machine while the lab comes up
-  const seen = new Set<string>();
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      for (const [, cmd] of processes(() => true)) seen.add(cmd);
-      await sleep(25);
+test(
+  "fault 1: secret sweep during up; QEMU and vswitch killed -> refresh shows it, up brings the lab back and measures again; destroy twice after a manual sysctl change",
+  { skip },
+  async () => {
+    fault.write();
+    fault.setSecret("vhost-perf-lab:image.user.password", PASSWORD);
+    // sample every command line on the machine while the lab comes up
+    const seen = new Set<string>();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const [, cmd] of processes(() => true)) seen.add(cmd);
+        await sleep(25);
+      }
+    })();
+    const up = await fault.up();
+    sampling = false;
+    await sampler;
+    assert.equal(up.code, 0, `up failed:\n${up.output.slice(-3000)}`);
+
+    const keyFile = path.join(os.homedir(), ".vhost-perf-lab", "stacks", "fault", "sshd", "client_ed25519");
+    const keyBody = read(keyFile)
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"))
+      .join("");
+    const pieces = [
+      PASSWORD,
+      ...Array.from({ length: Math.floor(keyBody.length / 32) }, (_, i) =>
+        keyBody.slice(i * 32, i * 32 + 32),
+      ),
+    ];
+    const state = fault.exportState();
+    const outputs = JSON.stringify(fault.outputs());
+    for (const piece of pieces) {
+      const what = piece === PASSWORD ? "the guest password" : "a piece of the lab key";
+      for (const cmd of seen)
+        assert.ok(!cmd.includes(piece), `${what} was in a command line during up: ${cmd.slice(0, 200)}`);
+      assert.ok(!state.includes(piece), `${what} is in the stored state`);
+      assert.ok(!outputs.includes(piece), `${what} is in the stack outputs`);
+      assert.ok(!printed.join("").includes(piece), `${what} was printed by pulumi`);
     }
-  })();
-  const up = await fault.up();
-  sampling = false;
-  await sampler;
-  assert.equal(up.code, 0, `up failed:\n${up.output.slice(-3000)}`);
+    // files: temp files, the lab's run and state dirs, build caches and logs, Pulumi's own logs
+    const patterns = fs.mkdtempSync(path.join(os.homedir(), ".vpl-sweep-"));
+    try {
+      fs.writeFileSync(path.join(patterns, "p"), `${pieces.join("\n")}\n`, { mode: 0o600 });
+      const dirs = [
+        "/tmp",
+        "/run/vhost-perf-lab",
+        "/var/lib/vhost-perf-lab",
+        "/var/cache/vhost-perf-lab",
+        "/var/log",
+        path.join(os.homedir(), ".pulumi"),
+      ].filter((d) => fs.existsSync(d));
+      const grep = spawnSync(
+        "grep",
+        ["-rlIF", "-f", path.join(patterns, "p"), "--exclude=*.qcow2", "--exclude=*.img", ...dirs],
+        { encoding: "utf8" },
+      );
+      assert.equal(grep.stdout.trim(), "", `files holding a secret in plain text:\n${grep.stdout}`);
+    } finally {
+      fs.rmSync(patterns, { recursive: true, force: true });
+    }
+    const img = fs.statSync("/var/lib/vm/vhost-nested.img");
+    assert.equal(
+      img.mode & 0o077,
+      0,
+      `the deployed image holds the password hash and is mode ${(img.mode & 0o777).toString(8)}`,
+    );
 
-  const keyFile = path.join(os.homedir(), ".vhost-perf-lab", "stacks", "fault", "sshd", "client_ed25519");
-  const keyBody = read(keyFile).split("\n").filter((l) => l && !l.startsWith("-----")).join("");
-  const pieces = [PASSWORD, ...Array.from({ length: Math.floor(keyBody.length / 32) }, (_, i) => keyBody.slice(i * 32, i * 32 + 32))];
-  const state = fault.exportState();
-  const outputs = JSON.stringify(fault.outputs());
-  for (const piece of pieces) {
-    const what = piece === PASSWORD ? "the guest password" : "a piece of the lab key";
-    for (const cmd of seen) assert.ok(!cmd.includes(piece), `${what} was in a command line during up: ${cmd.slice(0, 200)}`);
-    assert.ok(!state.includes(piece), `${what} is in the stored state`);
-    assert.ok(!outputs.includes(piece), `${what} is in the stack outputs`);
-    assert.ok(!printed.join("").includes(piece), `${what} was printed by pulumi`);
-  }
-  // files: temp files, the lab's run and state dirs, build caches and logs, Pulumi's own logs
-  const patterns = fs.mkdtempSync(path.join(os.homedir(), ".vpl-sweep-"));
-  try {
-    fs.writeFileSync(path.join(patterns, "p"), `${pieces.join("\n")}\n`, { mode: 0o600 });
-    const dirs = ["/tmp", "/run/vhost-perf-lab", "/var/lib/vhost-perf-lab", "/var/cache/vhost-perf-lab", "/var/log", path.join(os.homedir(), ".pulumi")].filter((d) => fs.existsSync(d));
-    const grep = spawnSync("grep", ["-rlIF", "-f", path.join(patterns, "p"), "--exclude=*.qcow2", "--exclude=*.img", ...dirs], { encoding: "utf8" });
-    assert.equal(grep.stdout.trim(), "", `files holding a secret in plain text:\n${grep.stdout}`);
-  } finally {
-    fs.rmSync(patterns, { recursive: true, force: true });
-  }
-  const img = fs.statSync("/var/lib/vm/vhost-nested.img");
-  assert.equal(img.mode & 0o077, 0, `the deployed image holds the password hash and is mode ${(img.mode & 0o777).toString(8)}`);
+    // drift: the VM and the vswitch die
+    const hostsBefore = fault.outputs()["hosts"] as { vms: { pid: number }[] }[];
+    const resultsBefore = JSON.stringify(fault.outputs()["results"]);
+    const pids = labPids("fault");
+    assert.equal(pids.qemu.length, 1, "one QEMU of the stack runs");
+    assert.equal(pids.testpmd.length, 1, "one testpmd of the stack runs");
+    for (const p of [...pids.qemu, ...pids.testpmd]) process.kill(p, "SIGKILL");
+    await waitFor(
+      "the killed processes to go",
+      10_000,
+      () => labPids("fault").qemu.length + labPids("fault").testpmd.length === 0,
+    );
+    const refresh = await fault.refresh();
+    assert.equal(refresh.code, 0, `refresh failed:\n${refresh.output.slice(-3000)}`);
+    assert.match(refresh.output, /local-vm1-qemu[^\n]*delet/, "refresh shows the VM gone");
+    assert.match(refresh.output, /local-vswitch-testpmd[^\n]*delet/, "refresh shows the vswitch gone");
+    const again = await fault.up();
+    assert.equal(again.code, 0, `up after the kill failed:\n${again.output.slice(-3000)}`);
+    const now = labPids("fault");
+    assert.equal(now.qemu.length, 1, "the VM is back");
+    assert.equal(now.testpmd.length, 1, "the vswitch is back");
+    const hostsAfter = fault.outputs()["hosts"] as { vms: { pid: number }[] }[];
+    assert.notEqual(hostsAfter[0]!.vms[0]!.pid, hostsBefore[0]!.vms[0]!.pid, "the outputs show the new VM");
+    assert.notEqual(
+      JSON.stringify(fault.outputs()["results"]),
+      resultsBefore,
+      "the benchmark measured again",
+    );
 
-  // drift: the VM and the vswitch die
-  const hostsBefore = fault.outputs()["hosts"] as { vms: { pid: number }[] }[];
-  const resultsBefore = JSON.stringify(fault.outputs()["results"]);
-  const pids = labPids("fault");
-  assert.equal(pids.qemu.length, 1, "one QEMU of the stack runs");
-  assert.equal(pids.testpmd.length, 1, "one testpmd of the stack runs");
-  for (const p of [...pids.qemu, ...pids.testpmd]) process.kill(p, "SIGKILL");
-  await waitFor("the killed processes to go", 10_000, () => labPids("fault").qemu.length + labPids("fault").testpmd.length === 0);
-  const refresh = await fault.refresh();
-  assert.equal(refresh.code, 0, `refresh failed:\n${refresh.output.slice(-3000)}`);
-  assert.match(refresh.output, /local-vm1-qemu[^\n]*delet/, "refresh shows the VM gone");
-  assert.match(refresh.output, /local-vswitch-testpmd[^\n]*delet/, "refresh shows the vswitch gone");
-  const again = await fault.up();
-  assert.equal(again.code, 0, `up after the kill failed:\n${again.output.slice(-3000)}`);
-  const now = labPids("fault");
-  assert.equal(now.qemu.length, 1, "the VM is back");
-  assert.equal(now.testpmd.length, 1, "the vswitch is back");
-  const hostsAfter = fault.outputs()["hosts"] as { vms: { pid: number }[] }[];
-  assert.notEqual(hostsAfter[0]!.vms[0]!.pid, hostsBefore[0]!.vms[0]!.pid, "the outputs show the new VM");
-  assert.notEqual(JSON.stringify(fault.outputs()["results"]), resultsBefore, "the benchmark measured again");
+    // a sysctl changed by hand while the lab is up: destroy restores the original and says so
+    fs.writeFileSync("/proc/sys/vm/swappiness", "33");
+    const d1 = await fault.destroy();
+    assert.equal(d1.code, 0, `destroy failed:\n${d1.output.slice(-3000)}`);
+    assert.match(
+      d1.output,
+      /vm\.swappiness[^\n]*(by hand|manual|changed)/i,
+      "destroy reports the manual change",
+    );
+    await destroyClean(fault, "second destroy");
+  },
+);
 
-  // a sysctl changed by hand while the lab is up: destroy restores the original and says so
-  fs.writeFileSync("/proc/sys/vm/swappiness", "33");
-  const d1 = await fault.destroy();
-  assert.equal(d1.code, 0, `destroy failed:\n${d1.output.slice(-3000)}`);
-  assert.match(d1.output, /vm\.swappiness[^\n]*(by hand|manual|changed)/i, "destroy reports the manual change");
-  await destroyClean(fault, "second destroy");
-});
-
-test("fault 2: SIGINT during the cfsrr1 cell restores every thread and the RT runtime", { skip }, async () => {
-  fault.write({ mrrTrials: 4 });
-  const run = fault.start(["up", "--yes", "--skip-preview", "--non-interactive"]);
-  const rt = await waitFor("a data-plane thread of the lab under SCHED_RR", 900_000, () => {
+test(
+  "fault 2: SIGINT during the cfsrr1 cell restores every thread and the RT runtime",
+  { skip },
+  async () => {
+    fault.write({ mrrTrials: 4 });
+    const run = fault.start(["up", "--yes", "--skip-preview", "--non-interactive"]);
+    const rt = await waitFor(
+      "a data-plane thread of the lab under SCHED_RR",
+      900_000,
+      () => {
+        const p = labPids("fault");
+        const threads = rtThreadsOf([...p.qemu, ...p.testpmd]);
+        return threads.length > 0 ? threads : undefined;
+      },
+      50,
+    );
+    process.stderr.write(`[fault] cfsrr1 cell running (${rt.length} RR threads): SIGINT\n`);
+    run.child.kill("SIGINT");
+    const r = await run.done;
+    assert.notEqual(r.code, 0, "an interrupted up must not report success");
     const p = labPids("fault");
-    const threads = rtThreadsOf([...p.qemu, ...p.testpmd]);
-    return threads.length > 0 ? threads : undefined;
-  }, 50);
-  process.stderr.write(`[fault] cfsrr1 cell running (${rt.length} RR threads): SIGINT\n`);
-  run.child.kill("SIGINT");
-  const r = await run.done;
-  assert.notEqual(r.code, 0, "an interrupted up must not report success");
-  const p = labPids("fault");
-  assert.deepEqual(rtThreadsOf([...p.qemu, ...p.testpmd]), [], "a lab thread is still SCHED_RR after the interrupt");
-  assert.equal(read("/proc/sys/kernel/sched_rt_runtime_us"), base.schedRtRuntimeUs, "RT runtime not restored");
-  await destroyClean(fault, "destroy after SIGINT");
-});
+    assert.deepEqual(
+      rtThreadsOf([...p.qemu, ...p.testpmd]),
+      [],
+      "a lab thread is still SCHED_RR after the interrupt",
+    );
+    assert.equal(
+      read("/proc/sys/kernel/sched_rt_runtime_us"),
+      base.schedRtRuntimeUs,
+      "RT runtime not restored",
+    );
+    await destroyClean(fault, "destroy after SIGINT");
+  },
+);
 
 test("fault 3: the pulumi CLI killed while the VM boots, then destroy", { skip }, async () => {
   fault.write({ mrrTrials: 1 });
@@ -218,8 +286,14 @@ test("fault 4: hugepage count, qemu.prefix and image.path changed on a live stac
   assert.ok(!fs.existsSync("/opt/vhost-perf-lab/qemu/fault"), "the old QEMU prefix is gone");
   assert.ok(!fs.existsSync("/var/lib/vm/vhost-nested.img"), "the old image is gone");
   assert.ok(fs.existsSync("/var/lib/vm/fault-b.img"), "the new image is deployed");
-  const qemuCmd = processes((cmd, comm) => comm.startsWith("qemu-system") && cmd.includes("/vhost-perf-lab/fault/"));
-  assert.match(qemuCmd[0]?.[1] ?? "", /^\/opt\/vpl-fault-q2\/fault\//, "the VM runs the QEMU of the new prefix");
+  const qemuCmd = processes(
+    (cmd, comm) => comm.startsWith("qemu-system") && cmd.includes("/vhost-perf-lab/fault/"),
+  );
+  assert.match(
+    qemuCmd[0]?.[1] ?? "",
+    /^\/opt\/vpl-fault-q2\/fault\//,
+    "the VM runs the QEMU of the new prefix",
+  );
   await destroyClean(fault, "destroy after the changes");
   assert.ok(!fs.existsSync("/opt/vpl-fault-q2"), "the new prefix is gone too");
   fault.write({ qemuPrefix: undefined, imagePath: undefined });
@@ -233,11 +307,19 @@ test("fault 5: the SSH connection of a tuning step dropped: the step undoes itse
   // hold the host lock: the sysctl step will wait for it with its connection open
   const holder = spawn("flock", ["-x", "/run/lock", "sleep", "600"], { stdio: "ignore" });
   try {
-    const step = await waitFor("the sysctl step waiting for the host lock", 120_000, () => stepProcess("fault", "local-sysctl"), 20);
+    const step = await waitFor(
+      "the sysctl step waiting for the host lock",
+      120_000,
+      () => stepProcess("fault", "local-sysctl"),
+      20,
+    );
     // its sshd session: the nearest sshd-lab ancestor that is not the listener
-    const listener = Number(read(path.join(os.homedir(), ".vhost-perf-lab", "stacks", "fault", "sshd", "sshd.pid")));
+    const listener = Number(
+      read(path.join(os.homedir(), ".vhost-perf-lab", "stacks", "fault", "sshd", "sshd.pid")),
+    );
     let session = ppid(step);
-    while (session > 1 && !(read(`/proc/${session}/comm`).startsWith("sshd") && session !== listener)) session = ppid(session);
+    while (session > 1 && !(read(`/proc/${session}/comm`).startsWith("sshd") && session !== listener))
+      session = ppid(session);
     assert.ok(session > 1, "the sysctl step's sshd session was not found");
     process.kill(session, "SIGKILL");
     process.stderr.write(`[fault] killed sshd session ${session} of the sysctl step ${step}\n`);
@@ -248,7 +330,11 @@ test("fault 5: the SSH connection of a tuning step dropped: the step undoes itse
   }
   const r = await run.done;
   assert.notEqual(r.code, 0, "the up whose step lost its connection must fail");
-  assert.equal(read("/proc/sys/vm/swappiness"), swappiness, "the sysctl step ran on without its connection and was not undone");
+  assert.equal(
+    read("/proc/sys/vm/swappiness"),
+    swappiness,
+    "the sysctl step ran on without its connection and was not undone",
+  );
   await destroyClean(fault, "destroy after the dropped connection");
 });
 
@@ -260,22 +346,30 @@ const fault2 = new FaultStack({
   tuning: ["hugepages", "sysctl"],
 });
 
-test("fault 6: two stacks on one host; a held tuning is refused; destroying one leaves the other forwarding", { skip }, async () => {
-  fault.write();
-  assert.equal((await fault.up()).code, 0, "stack fault up");
-  fault2.write();
-  const refused = await fault2.up();
-  assert.notEqual(refused.code, 0, "a second stack asking for sysctl must be refused");
-  assert.match(refused.output, /sysctl[^\n]*held by stack fault/, "the refusal names the tuning and the stack holding it");
-  fault2.write({ tuning: ["hugepages"] });
-  const up2 = await fault2.up();
-  assert.equal(up2.code, 0, `stack fault2 up failed:\n${up2.output.slice(-3000)}`);
-  assert.ok(forwards("g") > 0, "fault2 forwards");
-  const d = await fault.destroy();
-  assert.equal(d.code, 0, `destroy of fault failed:\n${d.output.slice(-3000)}`);
-  const p = labPids("fault2");
-  assert.equal(p.qemu.length, 1, "fault2's VM survived the other stack's destroy");
-  assert.equal(p.testpmd.length, 1, "fault2's vswitch survived the other stack's destroy");
-  assert.ok(forwards("g") > 0, "fault2 still forwards after fault was destroyed");
-  await destroyClean(fault2, "destroy of fault2");
-});
+test(
+  "fault 6: two stacks on one host; a held tuning is refused; destroying one leaves the other forwarding",
+  { skip },
+  async () => {
+    fault.write();
+    assert.equal((await fault.up()).code, 0, "stack fault up");
+    fault2.write();
+    const refused = await fault2.up();
+    assert.notEqual(refused.code, 0, "a second stack asking for sysctl must be refused");
+    assert.match(
+      refused.output,
+      /sysctl[^\n]*held by stack fault/,
+      "the refusal names the tuning and the stack holding it",
+    );
+    fault2.write({ tuning: ["hugepages"] });
+    const up2 = await fault2.up();
+    assert.equal(up2.code, 0, `stack fault2 up failed:\n${up2.output.slice(-3000)}`);
+    assert.ok(forwards("g") > 0, "fault2 forwards");
+    const d = await fault.destroy();
+    assert.equal(d.code, 0, `destroy of fault failed:\n${d.output.slice(-3000)}`);
+    const p = labPids("fault2");
+    assert.equal(p.qemu.length, 1, "fault2's VM survived the other stack's destroy");
+    assert.equal(p.testpmd.length, 1, "fault2's vswitch survived the other stack's destroy");
+    assert.ok(forwards("g") > 0, "fault2 still forwards after fault was destroyed");
+    await destroyClean(fault2, "destroy of fault2");
+  },
+);

@@ -326,7 +326,10 @@ test("5. stack outputs labName, hosts, results, throughput as index.ts exports t
   assert.equal(h.accel, "tcg", "accel auto without usable KVM");
   assert.equal(h.hugepages.size, "2M");
   assert.equal(h.hugepages.total, 1536, "hugepages as Pulumi.local.yaml asks");
-  assert.match(h.qemu.binary, /^\/opt\/vhost-perf-lab\/qemu\/local\/7\.2-[0-9a-f]{16}\/bin\/qemu-system-x86_64$/);
+  assert.match(
+    h.qemu.binary,
+    /^\/opt\/vhost-perf-lab\/qemu\/local\/7\.2-[0-9a-f]{16}\/bin\/qemu-system-x86_64$/,
+  );
   assert.deepEqual(h.qemu, { binary: h.qemu.binary, version: MOCK_QEMU_VERSION, patches: PATCHES });
   assert.deepEqual(h.image, { path: "/var/lib/vm/vhost-nested.img", sha256: MOCK_IMAGE_SHA256 });
   assert.deepEqual(

@@ -155,14 +155,10 @@ export class DutHost extends pulumi.ComponentResource {
     };
 
     if (args.tuning.apply.includes("hugepages")) {
-      const hp = step(
-        "hugepages",
-        "dut-hugepages.sh",
-        {
-          HUGEPAGES_SIZE: args.host.hugepages.size,
-          HUGEPAGES_COUNT: String(args.host.hugepages.count),
-        },
-      );
+      const hp = step("hugepages", "dut-hugepages.sh", {
+        HUGEPAGES_SIZE: args.host.hugepages.size,
+        HUGEPAGES_COUNT: String(args.host.hugepages.count),
+      });
       this.hugepages = lastJson(hp.stdout);
       this.hugepagesToken = stepToken(hp);
     } else {

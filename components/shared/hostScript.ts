@@ -74,7 +74,9 @@ export function stepCommand(words: string[]): string {
 
 /** A step's stdin: the bundle (base64 tar.gz) on the first line, then "NAME base64(value)" per secret. */
 export function stepStdin(payload: string, secrets: [string, string][]): string {
-  return [payload, ...secrets.map(([k, v]) => `${k} ${Buffer.from(v, "utf8").toString("base64")}`)].join("\n").concat("\n");
+  return [payload, ...secrets.map(([k, v]) => `${k} ${Buffer.from(v, "utf8").toString("base64")}`)]
+    .join("\n")
+    .concat("\n");
 }
 
 /**
@@ -103,7 +105,8 @@ export function hostScript(
   ].sort();
   const payload = bundle(paths);
   for (const k of [...Object.keys(args.secretFiles ?? {}), ...Object.keys(args.fileEnv ?? {})]) {
-    if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`hostScript ${name}: ${k} is not an environment variable name`);
+    if (!/^[A-Z][A-Z0-9_]*$/.test(k))
+      throw new Error(`hostScript ${name}: ${k} is not an environment variable name`);
   }
   for (const rel of Object.values(args.fileEnv ?? {})) {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(rel) || rel.includes(".."))
@@ -128,7 +131,12 @@ export function hostScript(
   const secretNames = Object.keys(args.secretFiles ?? {}).sort();
   const secretValues = pulumi.all(secretNames.map((k) => pulumi.output(args.secretFiles![k]!)));
   const stdin = pulumi.secret(
-    secretValues.apply((values) => stepStdin(payload, secretNames.map((k, i) => [k, values[i]!]))),
+    secretValues.apply((values) =>
+      stepStdin(
+        payload,
+        secretNames.map((k, i) => [k, values[i]!]),
+      ),
+    ),
   );
   const environment = pulumi.output(args.environment ?? {}).apply((env) => ({
     ...env,
@@ -146,11 +154,15 @@ export function hostScript(
   const connectionId = pulumi.unsecret(
     pulumi
       .output(args.connection)
-      .apply((c) => contentHash(String(c.host), String(c.port ?? 22), String(c.user ?? "root"), String(c.hostKey ?? ""))),
+      .apply((c) =>
+        contentHash(String(c.host), String(c.port ?? 22), String(c.user ?? "root"), String(c.hostKey ?? "")),
+      ),
   );
   const shape = pulumi.unsecret(
     environment.apply((env) =>
-      contentHash(JSON.stringify({ up: args.up, down: args.down ?? null, lock, probe: args.probe ?? null, env })),
+      contentHash(
+        JSON.stringify({ up: args.up, down: args.down ?? null, lock, probe: args.probe ?? null, env }),
+      ),
     ),
   );
   // a secret's hash stays a secret in the state (a password's hash could be guessed)

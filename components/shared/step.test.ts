@@ -102,44 +102,62 @@ test("step.sh: secrets reach the script as 0600 files, never in any command line
   assert.equal(result["run"], `/run/vhost-perf-lab/${stack}`);
   assert.ok(seen.length > 50, "sampled command lines while the step ran");
   assert.ok(!seen.some((c) => c.includes("s3cr3t")), "the secret was in a command line");
-  assert.deepEqual(fs.readdirSync("/tmp").filter((f) => f.startsWith("vpl-step.") && fs.existsSync(`/tmp/${f}/scripts/${script}`)), [], "the step's private dir is gone");
+  assert.deepEqual(
+    fs
+      .readdirSync("/tmp")
+      .filter((f) => f.startsWith("vpl-step.") && fs.existsSync(`/tmp/${f}/scripts/${script}`)),
+    [],
+    "the step's private dir is gone",
+  );
 });
 
-test("step.sh probe: alive, gone after a reboot, gone when the status call exits 3, gone without record", { skip }, () => {
-  const stdin = stepStdin(payload(REPORT), [["MY_SECRET", "x"]]);
-  assert.equal(runStep(["up", "exclusive", "t-probe", script, "up"], stdin).status, 0);
-  assert.ok(fs.existsSync(`${stateDir}/steps/t-probe`), "liveness record written");
-  const probe = (kind: string, extra: Record<string, string> = {}) =>
-    runStep(["probe", kind, "t-probe", script, "status"], stdin, extra).status;
-  assert.equal(probe("boot"), 0);
-  assert.equal(probe("boot", { STATUS_RC: "3" }), 3, "status exit 3 = gone");
-  assert.equal(probe("boot", { STATUS_RC: "1" }), 2, "status failing otherwise = cannot tell");
-  fs.writeFileSync(bootIdFile, "boot-2\n");
-  assert.equal(probe("boot"), 3, "a boot step is gone after a reboot");
-  assert.equal(probe("persistent"), 0, "a persistent step survives it");
-  fs.writeFileSync(bootIdFile, "boot-1\n");
-  assert.equal(runStep(["down", "exclusive", "t-probe", script, "down"], stdin, { MARK_FILE: path.join(work, "m") }).status, 0);
-  assert.ok(!fs.existsSync(`${stateDir}/steps/t-probe`), "down removes the record");
-  assert.equal(probe("boot"), 3, "no record = gone");
-});
+test(
+  "step.sh probe: alive, gone after a reboot, gone when the status call exits 3, gone without record",
+  { skip },
+  () => {
+    const stdin = stepStdin(payload(REPORT), [["MY_SECRET", "x"]]);
+    assert.equal(runStep(["up", "exclusive", "t-probe", script, "up"], stdin).status, 0);
+    assert.ok(fs.existsSync(`${stateDir}/steps/t-probe`), "liveness record written");
+    const probe = (kind: string, extra: Record<string, string> = {}) =>
+      runStep(["probe", kind, "t-probe", script, "status"], stdin, extra).status;
+    assert.equal(probe("boot"), 0);
+    assert.equal(probe("boot", { STATUS_RC: "3" }), 3, "status exit 3 = gone");
+    assert.equal(probe("boot", { STATUS_RC: "1" }), 2, "status failing otherwise = cannot tell");
+    fs.writeFileSync(bootIdFile, "boot-2\n");
+    assert.equal(probe("boot"), 3, "a boot step is gone after a reboot");
+    assert.equal(probe("persistent"), 0, "a persistent step survives it");
+    fs.writeFileSync(bootIdFile, "boot-1\n");
+    assert.equal(
+      runStep(["down", "exclusive", "t-probe", script, "down"], stdin, { MARK_FILE: path.join(work, "m") })
+        .status,
+      0,
+    );
+    assert.ok(!fs.existsSync(`${stateDir}/steps/t-probe`), "down removes the record");
+    assert.equal(probe("boot"), 3, "no record = gone");
+  },
+);
 
-test("step.sh: a finished up whose result cannot be sent back is undone with its teardown", { skip }, async () => {
-  const stdin = stepStdin(payload(REPORT), [["MY_SECRET", "x"]]);
-  const mark = path.join(work, "undone");
-  // stdout is a pipe whose reader is gone before the script ends: the "connection" dropped
-  const errFile = path.join(work, "lost.err");
-  const child = spawn("bash", ["-c", stepCommand(["up", "exclusive", "t-lost", script, "up"])], {
-    env: env({ STEP_SLEEP: "1", LAB_STEP_DOWN: `${script} down`, MARK_FILE: mark }),
-    stdio: ["pipe", "pipe", fs.openSync(errFile, "w")],
-  });
-  child.stdin!.end(stdin);
-  child.stdout!.destroy();
-  const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
-  assert.notEqual(code, 0, "the step must report failure");
-  assert.ok(fs.existsSync(mark), `the teardown ran; stderr:\n${fs.readFileSync(errFile, "utf8")}`);
-  assert.match(fs.readFileSync(errFile, "utf8"), /connection lost after step t-lost: undoing it/);
-  assert.ok(!fs.existsSync(`${stateDir}/steps/t-lost`), "no liveness record left");
-});
+test(
+  "step.sh: a finished up whose result cannot be sent back is undone with its teardown",
+  { skip },
+  async () => {
+    const stdin = stepStdin(payload(REPORT), [["MY_SECRET", "x"]]);
+    const mark = path.join(work, "undone");
+    // stdout is a pipe whose reader is gone before the script ends: the "connection" dropped
+    const errFile = path.join(work, "lost.err");
+    const child = spawn("bash", ["-c", stepCommand(["up", "exclusive", "t-lost", script, "up"])], {
+      env: env({ STEP_SLEEP: "1", LAB_STEP_DOWN: `${script} down`, MARK_FILE: mark }),
+      stdio: ["pipe", "pipe", fs.openSync(errFile, "w")],
+    });
+    child.stdin!.end(stdin);
+    child.stdout!.destroy();
+    const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+    assert.notEqual(code, 0, "the step must report failure");
+    assert.ok(fs.existsSync(mark), `the teardown ran; stderr:\n${fs.readFileSync(errFile, "utf8")}`);
+    assert.match(fs.readFileSync(errFile, "utf8"), /connection lost after step t-lost: undoing it/);
+    assert.ok(!fs.existsSync(`${stateDir}/steps/t-lost`), "no liveness record left");
+  },
+);
 
 test("step.sh: the host lock makes a second step wait, and says so", { skip }, async () => {
   const stdin = stepStdin(payload(REPORT), [["MY_SECRET", "x"]]);
@@ -148,7 +166,10 @@ test("step.sh: the host lock makes a second step wait, and says so", { skip }, a
   while (!fs.existsSync(held)) await new Promise((r) => setTimeout(r, 50));
   const locks = fs.readFileSync("/proc/locks", "utf8");
   const dirIno = fs.statSync("/run/lock").ino;
-  assert.ok(locks.includes(`:${dirIno} `), `the holder has no lock on /run/lock (inode ${dirIno}):\n${locks.slice(0, 400)}`);
+  assert.ok(
+    locks.includes(`:${dirIno} `),
+    `the holder has no lock on /run/lock (inode ${dirIno}):\n${locks.slice(0, 400)}`,
+  );
   const t0 = Date.now();
   const r = runStep(["up", "exclusive", "t-lock", script, "up"], stdin);
   holder.kill();
@@ -178,7 +199,9 @@ sleep 30 & wait
   // what the provider's cancel does: TERM to every process of the run (found by its run id)
   for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
-      if (fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`PULUMI_COMMAND_RUN_ID=${runId}`))
+      if (
+        fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`PULUMI_COMMAND_RUN_ID=${runId}`)
+      )
         process.kill(Number(pid), "SIGTERM");
     } catch {
       // gone
@@ -188,5 +211,10 @@ sleep 30 & wait
   assert.notEqual(code, 0);
   assert.ok(fs.existsSync(mark), "the script's TERM trap (its undo) ran");
   assert.match(err, /undo on TERM/, "the undo's messages still reached the engine");
-  assert.deepEqual(fs.readdirSync("/tmp").filter((f) => f.startsWith("vpl-step.") && fs.existsSync(`/tmp/${f}/scripts/${script}`)), []);
+  assert.deepEqual(
+    fs
+      .readdirSync("/tmp")
+      .filter((f) => f.startsWith("vpl-step.") && fs.existsSync(`/tmp/${f}/scripts/${script}`)),
+    [],
+  );
 });

@@ -115,9 +115,7 @@ export type KeyRef = { kind: "secret"; secret: Secret } | { kind: "file"; path: 
  * parseHostKey (hostKey.ts), or a .pub file on the machine running Pulumi (the managed sshd's;
  * its text must pass parseHostKey too).
  */
-export type HostKeyRef =
-  | { kind: "key"; key: string }
-  | { kind: "file"; path: string };
+export type HostKeyRef = { kind: "key"; key: string } | { kind: "file"; path: string };
 
 /** CPU roles of one host, as sorted CPU id lists. */
 export interface CpuPlan {

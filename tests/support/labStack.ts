@@ -66,7 +66,10 @@ export class FaultStack {
       veth: { ifname: `${o.tag}sw${i}`, peer: `${o.tag}gen${i}`, netns: `${o.tag}gen` },
       mtu: 1500,
     }));
-    c["vhost-perf-lab:tuning"] = { ...c["vhost-perf-lab:tuning"], apply: o.tuning ?? ["hugepages", "sysctl", "irqbalance"] };
+    c["vhost-perf-lab:tuning"] = {
+      ...c["vhost-perf-lab:tuning"],
+      apply: o.tuning ?? ["hugepages", "sysctl", "irqbalance"],
+    };
     const vms = c["vhost-perf-lab:vms"]!;
     vms["sshPortBase"] = 10000 + (o.port % 1000) * 10;
     if (o.imagePath) c["vhost-perf-lab:image"] = { ...c["vhost-perf-lab:image"], path: o.imagePath };
@@ -104,12 +107,16 @@ export class FaultStack {
 
   /** `pulumi config set --secret --path <key>` with the value on stdin (never in argv). */
   setSecret(pathKey: string, value: string): void {
-    const r = spawnSync("pulumi", ["config", "set", "--secret", "--path", "--stack", this.opts.stack, pathKey], {
-      cwd: repoRoot(),
-      env: { ...process.env, ...pulumiEnv },
-      input: value,
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      "pulumi",
+      ["config", "set", "--secret", "--path", "--stack", this.opts.stack, pathKey],
+      {
+        cwd: repoRoot(),
+        env: { ...process.env, ...pulumiEnv },
+        input: value,
+        encoding: "utf8",
+      },
+    );
     if (r.status !== 0) throw new Error(`pulumi config set --secret ${pathKey}: ${r.stderr}`);
     // keep it across later write()s
     const doc = YAML.parse(fs.readFileSync(this.file, "utf8")) as { config: Record<string, unknown> };
@@ -195,7 +202,12 @@ function mergeDeep(a: unknown, b: unknown): unknown {
 }
 
 /** Wait until `check` returns a value (polling), or fail after `timeoutMs`. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => T | undefined,
+  everyMs = 100,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = check();
