@@ -75,6 +75,7 @@ undo_setup() {
     if ip link del dev "${CREATED_LINKS[$i]}" 2>/dev/null; then note "removed veth ${CREATED_LINKS[$i]}"; fi
   done
   if [[ "$CREATED_NS" == 1 ]] && ip netns del "$NS" 2>/dev/null; then note "removed netns $NS"; fi
+  release_netns_mount
 }
 
 IFS=',' read -r -a HOST_IFS <<<"$HOST_IFS_CSV"
@@ -121,8 +122,25 @@ paired() {
   [[ "$h_link" == "$n_index" && "$n_link" == "$h_index" ]]
 }
 
+# `ip netns add` turns /run/netns into a (shared) bind mount the first time: a host-wide marker
+# says the lab made it, and whichever stack leaves /run/netns empty takes the mount away again.
+readonly NETNS_DIR=/run/netns NETNS_MARK=/run/.vhost-perf-lab-netns-mount
+netns_mounted() { awk -v d="$NETNS_DIR" '$2 == d {f=1} END {exit !f}' /proc/mounts; }
+
+release_netns_mount() {
+  [ -f "$NETNS_MARK" ] && netns_mounted || return 0
+  [ -z "$(ls -A -- "$NETNS_DIR" 2>/dev/null)" ] || return 0
+  umount -- "$NETNS_DIR" || return 0
+  rmdir -- "$NETNS_DIR" 2>/dev/null || true
+  rm -f -- "$NETNS_MARK"
+  note "removed the $NETNS_DIR mount the lab's first netns made"
+}
+
 setup() {
   UNDO=1 # from here on a failure removes what this run created
+  if ! netns_mounted && [ ! -e "$NETNS_DIR" ]; then
+    : >"$NETNS_MARK"
+  fi
   if ! ns_exists; then
     ip netns add "$NS"
     CREATED_NS=1
@@ -182,6 +200,7 @@ teardown() {
       printf 'tg-netns: netns %s kept, it still holds: %s\n' "$NS" "$(echo "$others" | tr '\n' ' ')" >&2
     fi
   fi
+  release_netns_mount
 }
 
 json_str() {

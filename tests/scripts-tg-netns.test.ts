@@ -6,7 +6,15 @@
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -156,4 +164,25 @@ test("tg-netns.sh setup: SIGTERM in the middle removes what it created (exit 143
   assert.ok(Date.now() - tSig < 3000);
   assert.match(stderr, /interrupted by SIGTERM \(setup undone\)/);
   gone(w);
+});
+
+const netnsMounted = (): boolean =>
+  readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .some((l) => l.split(" ")[1] === "/run/netns");
+
+test("tg-netns.sh: the /run/netns mount the lab's first netns made goes with the last one", { skip }, () => {
+  if (existsSync("/run/netns") && readdirSync("/run/netns").length > 0) {
+    return; // other netns on this host: the mount is not the lab's to take
+  }
+  if (netnsMounted()) spawnSync("umount", ["/run/netns"]);
+  if (existsSync("/run/netns")) rmSync("/run/netns", { recursive: true });
+  const w = wiring();
+  assert.equal(tg("setup", w.env).status, 0);
+  assert.ok(netnsMounted(), "ip netns add mounts /run/netns");
+  assert.equal(tg("teardown", w.env).status, 0);
+  gone(w);
+  assert.equal(netnsMounted(), false, "the /run/netns mount is still there after the last netns went");
+  assert.equal(existsSync("/run/netns"), false, "/run/netns is still there");
+  assert.equal(existsSync("/run/.vhost-perf-lab-netns-mount"), false, "the marker is still there");
 });
