@@ -43,7 +43,7 @@ down() {
   local d p left
   # liveness records of steps Pulumi no longer tracks (an interrupted up): metadata only
   if [ -n "${LAB_STATE_DIR:-}" ] && [ -d "$LAB_STATE_DIR/steps" ]; then
-    left=$(ls -A -- "$LAB_STATE_DIR/steps")
+    left=$(find "$LAB_STATE_DIR/steps" -mindepth 1 -maxdepth 1 ! -name "${LAB_STEP_NAME:-/}" -printf '%f\n')
     [ -z "$left" ] || printf '[lab-dirs] liveness records of untracked steps removed: %s\n' "$(echo "$left" | tr '\n' ' ')" >&2
     rm -rf -- "$LAB_STATE_DIR/steps"
   fi

@@ -111,6 +111,20 @@ after(() => {
   }
 });
 
+test("fault 0: a config the host cannot hold fails before anything changes it", { skip }, async () => {
+  // 20000 x 2 MiB pages: a valid config, more memory than this host has
+  fault.write({ hugepages: 20000 });
+  const up = await fault.up();
+  assert.notEqual(up.code, 0, "an up whose hugepage pool does not fit the host must fail");
+  assert.match(up.output, /hugepages[^\n]*count/, "the error names the config path");
+  assert.match(up.output, /nothing was changed/);
+  assert.equal(read(POOL), String(base.hugepages["hugepages-2048kB"]), "the hugepage pool was changed");
+  assert.ok(!fs.existsSync("/run/vhost-perf-lab/fault"), "the stack's run dir was created");
+  assert.deepEqual(snapshot().sysctl, base.sysctl, "a sysctl was changed");
+  await destroyClean(fault, "destroy after the refused up");
+  fault.write({ hugepages: 1536 });
+});
+
 test(
   "fault 1: secret sweep during up; QEMU and vswitch killed -> refresh shows it, up brings the lab back and measures again; destroy twice after a manual sysctl change",
   { skip },

@@ -116,6 +116,7 @@ run() {
   step_ok "$step" || fail "'$step' is not a step name"
   [ -f "$bundle/scripts/$script" ] || fail "scripts/$script is not in the bundle"
   read_secrets
+  export LAB_STEP_NAME=$step
   lock "$mode"
   local rc=0
   # stdout to a file; stderr through tee -p (keeps reading when the connection is gone). A
