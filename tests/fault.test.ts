@@ -279,6 +279,11 @@ test("fault 3: the pulumi CLI killed while the VM boots, then destroy", { skip }
   run.child.kill("SIGKILL");
   await run.done;
   process.stderr.write("[fault] pulumi killed during the VM boot\n");
+  // what Pulumi tells the user next: the killed CLI left its lock on the stack
+  const locked = await fault.destroy();
+  assert.match(locked.output, /pulumi cancel/, "a destroy of the locked stack says how to go on");
+  const cancel = fault.cli(["cancel", "--yes", "--stack", "fault"]);
+  assert.equal(cancel.status, 0, `pulumi cancel: ${cancel.stderr}`);
   await destroyClean(fault, "destroy after the CLI was killed");
 });
 
