@@ -4,7 +4,7 @@
 #
 #   local-sshd.sh up     generate keys (once), start sshd, print the connection as JSON
 #   local-sshd.sh down   stop that sshd and remove its directory
-#   local-sshd.sh probe  exit 0 when it runs, 3 when it is gone (read-only; for refresh)
+#   local-sshd.sh probe  exit 0 when it runs (started again if it had died), 3 when its keys are gone
 #
 # Environment:
 #   LAB_SSHD_DIR   directory for keys, config, pidfile, log (the stack's state dir)
@@ -95,12 +95,26 @@ down() {
   fi
 }
 
+# The lab's own sshd is the way to every other step of this stack: when it died, refresh starts
+# it again with the same keys (so the other steps can be checked, changed and torn down) and
+# says so; only when its keys are gone is it gone.
 probe() {
   if running_pid >/dev/null; then
     exit 0
   fi
-  log "sshd-lab on 127.0.0.1:$port is not running"
-  exit 3
+  if [ ! -f "$dir/host_ed25519" ] || [ ! -f "$dir/client_ed25519" ] || [ ! -f "$dir/sshd_config" ]; then
+    log "sshd-lab on 127.0.0.1:$port is not running and its keys are gone"
+    exit 3
+  fi
+  "$dir/sshd-lab" -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null
+  local i
+  for i in $(seq 1 50); do
+    running_pid >/dev/null && break
+    [ "$i" = 50 ] && { log "sshd-lab on 127.0.0.1:$port was not running and did not start again (log: $dir/sshd.log)"; exit 1; }
+    sleep 0.1
+  done
+  log "sshd-lab on 127.0.0.1:$port was not running: started it again with the same keys"
+  exit 0
 }
 
 case "${1:-}" in

@@ -268,11 +268,16 @@ func (k commandKind) read(op opContext, state resource.PropertyMap) (bool, error
 	}
 	op.probe = true
 	prev := previousOutputs(state)
-	_, err = k.execute(op, state, probe, &prev)
+	res, err := k.execute(op, state, probe, &prev)
 	var xe *exitError
 	var unreachable *unreachableError
 	switch {
 	case err == nil:
+		// still there, but the check may have had to repair something (the lab's own sshd
+		// restarted, say): what it said on stderr stays in the refresh's log
+		if msg := strings.TrimSpace(res.stderr); msg != "" {
+			logTo(op.ctx, op.log, SevWarning, op.urn, msg, false)
+		}
 		return false, nil
 	case errors.As(err, &xe) && xe.code == probeGone:
 		logTo(op.ctx, op.log, SevInfo, op.urn, fmt.Sprintf("%s exited with %d: the resource is gone; "+
