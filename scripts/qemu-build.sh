@@ -102,6 +102,8 @@ die() {
   say "ERROR: $*"
   exit 1
 }
+# shellcheck source-path=SCRIPTDIR source=lib/qemu-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/qemu-common.sh"
 
 # What this run changed, undone when it fails or is interrupted (undo_run).
 RUN_ADDED_DEB_SRC=0 # the deb-src file and its record
@@ -186,28 +188,10 @@ QEMU_KEEP_BUILD_TREE=${QEMU_KEEP_BUILD_TREE:-0}
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
-check_dir_var() { # <name> <value>: absolute, not /, no .. component
-  case "$2" in
-    /*) ;;
-    *) die "$1 must be an absolute path (got '$2')" ;;
-  esac
-  case "/$2/" in
-    */../* | */./*) die "$1 must not contain . or .. components (got '$2')" ;;
-  esac
-  [ "${2%/}" != "" ] || die "$1 must not be /"
-}
 [ -n "$QEMU_PREFIX" ] || die "QEMU_PREFIX is required"
 check_dir_var QEMU_PREFIX "$QEMU_PREFIX"
 check_dir_var QEMU_WORK_DIR "$QEMU_WORK_DIR"
-LAB_STACK=${LAB_STACK:-}
-LAB_STATE_DIR=${LAB_STATE_DIR:-}
-[[ "$LAB_STACK" =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "LAB_STACK '$LAB_STACK' is not a stack name (the step wrapper sets it)"
-[ -n "$LAB_STATE_DIR" ] || die "LAB_STATE_DIR is not set (the step wrapper sets it)"
-check_dir_var LAB_STATE_DIR "$LAB_STATE_DIR"
-LAB_STATE_DIR=${LAB_STATE_DIR%/}
-LAB_STATE_ROOT=${LAB_STATE_ROOT:-$(dirname -- "$LAB_STATE_DIR")}
-check_dir_var LAB_STATE_ROOT "$LAB_STATE_ROOT"
-LAB_STATE_ROOT=${LAB_STATE_ROOT%/}
+check_lab_state
 STATE=$LAB_STATE_DIR/qemu
 check_dir_var QEMU_DEB_SRC_FILE "$SRC_LIST"
 QEMU_PREFIX=${QEMU_PREFIX%/}

@@ -41,33 +41,17 @@ die() {
   say "ERROR: $*"
   exit 1
 }
+# shellcheck source-path=SCRIPTDIR source=lib/qemu-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/qemu-common.sh"
 
 QEMU_PREFIX=${QEMU_PREFIX:-}
 QEMU_REMOVE_WORK_DIR=${QEMU_REMOVE_WORK_DIR:-0}
 QEMU_WORK_DIR=${QEMU_WORK_DIR:-/var/cache/vhost-perf-lab/qemu-build}
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-check_dir_var() { # <name> <value>: absolute, not /, no . or .. component
-  case "$2" in
-    /*) ;;
-    *) die "$1 must be an absolute path (got '$2')" ;;
-  esac
-  case "/$2/" in
-    */../* | */./*) die "$1 must not contain . or .. components (got '$2')" ;;
-  esac
-  [ "${2%/}" != "" ] || die "$1 must not be /"
-}
 [ -z "$QEMU_PREFIX" ] || check_dir_var QEMU_PREFIX "$QEMU_PREFIX"
 check_dir_var QEMU_WORK_DIR "$QEMU_WORK_DIR"
-LAB_STACK=${LAB_STACK:-}
-LAB_STATE_DIR=${LAB_STATE_DIR:-}
-[[ "$LAB_STACK" =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "LAB_STACK '$LAB_STACK' is not a stack name (the step wrapper sets it)"
-[ -n "$LAB_STATE_DIR" ] || die "LAB_STATE_DIR is not set (the step wrapper sets it)"
-check_dir_var LAB_STATE_DIR "$LAB_STATE_DIR"
-LAB_STATE_DIR=${LAB_STATE_DIR%/}
-LAB_STATE_ROOT=${LAB_STATE_ROOT:-$(dirname -- "$LAB_STATE_DIR")}
-check_dir_var LAB_STATE_ROOT "$LAB_STATE_ROOT"
-LAB_STATE_ROOT=${LAB_STATE_ROOT%/}
+check_lab_state
 check_dir_var QEMU_DEB_SRC_FILE "$SRC_LIST"
 STATE=$LAB_STATE_DIR/qemu
 QEMU_PREFIX=${QEMU_PREFIX%/}

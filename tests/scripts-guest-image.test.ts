@@ -13,29 +13,21 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./support/repo";
+import { has, isRoot, PATH, scriptPath, TempDirs } from "./support/host";
 
-const ROOT = repoRoot();
-const DEPLOY = join(ROOT, "scripts", "guest-image", "deploy.sh");
-const REMOVE = join(ROOT, "scripts", "guest-image", "remove.sh");
-const BUILD = join(ROOT, "scripts", "guest-image", "build.sh");
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const DEPLOY = scriptPath("guest-image", "deploy.sh");
+const REMOVE = scriptPath("guest-image", "remove.sh");
+const BUILD = scriptPath("guest-image", "build.sh");
 const skip = !(has("bash") && has("flock")) && "needs bash, flock";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = new TempDirs();
+afterEach(() => tmp.removeAll());
 
 interface Run {
   status: number | null;
@@ -44,7 +36,7 @@ interface Run {
 }
 function run(script: string, env: Record<string, string>): Run {
   const r = spawnSync("bash", [script], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    env: { PATH, ...env },
     encoding: "utf8",
     timeout: 120_000,
   });
@@ -59,8 +51,7 @@ const mode = (p: string): number => statSync(p).mode & 0o777;
 
 /** A temp dir with a built image (random content) and its sha256. */
 function fixture(): { dir: string; src: string; sha: string } {
-  const dir = mkdtempSync(join(tmpdir(), "vpl-h5-img-"));
-  dirs.push(dir);
+  const dir = tmp.make("vpl-h5-img-");
   const src = join(dir, "built.qcow2");
   const data = createHash("sha256").update(dir).digest("hex").repeat(1000);
   writeFileSync(src, data, { mode: 0o600 });
@@ -106,7 +97,7 @@ test("deploy.sh: a relative IMAGE_SRC that starts with '-' is a file, not an opt
   const r = spawnSync("bash", [DEPLOY], {
     cwd: f.dir,
     env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      PATH,
       LAB_STACK: "h5-a",
       IMAGE_SRC: "-built.qcow2",
       IMAGE_SHA256: f.sha,

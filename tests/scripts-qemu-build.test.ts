@@ -13,26 +13,13 @@
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./support/repo";
+import { has, isRoot, PATH, scriptPath, TempDirs } from "./support/host";
 
-const ROOT = repoRoot();
-const BUILD = join(ROOT, "scripts", "qemu-build.sh");
-const REMOVE = join(ROOT, "scripts", "qemu-remove.sh");
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const BUILD = scriptPath("qemu-build.sh");
+const REMOVE = scriptPath("qemu-remove.sh");
 const skip = !(isRoot && has("make") && has("python3") && has("flock")) && "needs root, make, python3, flock";
 
 const CONFIGURE = `#!/bin/sh
@@ -98,14 +85,11 @@ interface Fixture {
   state: string;
   srcList: string;
 }
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = new TempDirs();
+afterEach(() => tmp.removeAll());
 
 function fixture(): Fixture {
-  const dir = mkdtempSync(join(tmpdir(), "vpl-h5-qb-"));
-  dirs.push(dir);
+  const dir = tmp.make("vpl-h5-qb-");
   const src = join(dir, "src", "qemu-7.2.0");
   mkdirSync(src, { recursive: true });
   writeFileSync(join(src, "configure"), CONFIGURE);
@@ -133,7 +117,7 @@ function fixture(): Fixture {
 
 function env(f: Fixture, stack: string, over: Record<string, string> = {}): Record<string, string> {
   return {
-    PATH: `${f.stubs}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    PATH: `${f.stubs}:${PATH}`,
     LAB_STACK: stack,
     LAB_STATE_DIR: join(f.state, stack),
     LAB_STATE_ROOT: f.state,

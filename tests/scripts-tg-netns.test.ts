@@ -6,22 +6,12 @@
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./support/repo";
+import { isRoot, PATH, scriptPath, TempDirs } from "./support/host";
 
-const TG = join(repoRoot(), "scripts", "tg-netns.sh");
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+const TG = scriptPath("tg-netns.sh");
 const IP = spawnSync("sh", ["-c", "command -v ip"], { encoding: "utf8" }).stdout.trim();
 const skip = !(isRoot && IP) && "needs root and iproute2";
 
@@ -32,7 +22,7 @@ interface Wiring {
   env: Record<string, string>;
 }
 const made: Wiring[] = [];
-const tmps: string[] = [];
+const tmp = new TempDirs();
 
 function wiring(): Wiring {
   const id = randomBytes(3).toString("hex");
@@ -61,10 +51,10 @@ afterEach(() => {
     for (const h of [`${w.host[1]}x`]) if (linkExists(h)) ip("link", "del", "dev", h);
     if (nsExists(w.ns)) ip("netns", "del", w.ns);
   }
-  for (const d of tmps.splice(0)) rmSync(d, { recursive: true, force: true });
+  tmp.removeAll();
 });
 
-function tg(cmd: string, env: Record<string, string>, path = process.env.PATH ?? "/usr/sbin:/usr/bin:/bin") {
+function tg(cmd: string, env: Record<string, string>, path = PATH) {
   const r = spawnSync("bash", [TG, cmd], { env: { PATH: path, ...env }, encoding: "utf8", timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -137,8 +127,7 @@ test("tg-netns.sh setup: a failing step removes the netns and veths this run cre
 test("tg-netns.sh setup: SIGTERM in the middle removes what it created (exit 143)", { skip }, async () => {
   const w = wiring();
   // an `ip` that hangs when asked to bring up the second pair, so the signal lands mid-setup
-  const bin = mkdtempSync(join(tmpdir(), "vpl-h5-tg-"));
-  tmps.push(bin);
+  const bin = tmp.make("vpl-h5-tg-");
   const mark = join(bin, "hanging");
   writeFileSync(
     join(bin, "ip"),
@@ -146,7 +135,7 @@ test("tg-netns.sh setup: SIGTERM in the middle removes what it created (exit 143
   );
   chmodSync(join(bin, "ip"), 0o755);
   const child = spawn("bash", [TG, "setup"], {
-    env: { PATH: `${bin}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/bin"}`, ...w.env },
+    env: { PATH: `${bin}:${PATH}`, ...w.env },
     detached: true,
   });
   let stderr = "";

@@ -12,27 +12,13 @@ import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "./support/repo";
+import { has, isRoot, PATH, scriptPath, TempDirs } from "./support/host";
 
-const ROOT = repoRoot();
-const VSW = join(ROOT, "scripts", "vswitch-testpmd.sh");
-const TG = join(ROOT, "scripts", "tg-netns.sh");
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const VSW = scriptPath("vswitch-testpmd.sh");
+const TG = scriptPath("tg-netns.sh");
 const skip = !(isRoot && has("dpdk-testpmd") && has("ip")) && "needs root, dpdk-testpmd (dpdk-dev), iproute2";
-const PATH = process.env.PATH ?? "/usr/sbin:/usr/bin:/bin";
 
 interface Lab {
   dir: string;
@@ -42,6 +28,7 @@ interface Lab {
   tgEnv: Record<string, string>;
 }
 const labs: Lab[] = [];
+const tmp = new TempDirs();
 
 /** pids whose command line carries the lab's DPDK file-prefix */
 function prefixProcs(prefix: string): number[] {
@@ -62,7 +49,7 @@ function prefixProcs(prefix: string): number[] {
 
 function lab(over: Record<string, string> = {}): Lab {
   const id = randomBytes(3).toString("hex");
-  const dir = mkdtempSync(join(tmpdir(), "vpl-h5-vsw-"));
+  const dir = tmp.make("vpl-h5-vsw-");
   const prefix = `h5-${id}`;
   const huge = join(dir, "hugepages-2048kB");
   mkdirSync(huge);
@@ -111,8 +98,8 @@ afterEach(() => {
     if (l.huge) spawnSync("umount", [l.huge]);
     rmSync(join("/var/run/dpdk", l.prefix), { recursive: true, force: true });
     spawnSync("rmdir", ["/var/run/dpdk"]);
-    rmSync(l.dir, { recursive: true, force: true });
   }
+  tmp.removeAll();
 });
 
 function vsw(cmd: string, env: Record<string, string>) {

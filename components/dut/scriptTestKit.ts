@@ -21,16 +21,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { has, PATH, ROOT, scriptPath as script } from "../../tests/support/host";
 
-function repoRoot(): string {
-  for (let d = __dirname; d !== dirname(d); d = dirname(d))
-    if (existsSync(join(d, "scripts", "dut-sysctl.sh"))) return d;
-  return process.cwd();
-}
-export const ROOT = repoRoot();
-export const script = (name: string): string => join(ROOT, "scripts", name);
-export const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+export { isRoot } from "../../tests/support/host";
+export { has, ROOT, script };
 export const canRun = has("bash") && has("base64") && existsSync(script("dut-sysctl.sh"));
 export const noBash: string | false = !canRun && "bash missing";
 
@@ -67,11 +61,9 @@ export interface Run {
   stderr: string;
 }
 
-const basePath = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin";
-
 function fullEnv(env: Record<string, string>): Record<string, string> {
   const { PATH_PREFIX, ...rest } = env;
-  return { PATH: PATH_PREFIX ? `${PATH_PREFIX}:${basePath}` : basePath, ...rest };
+  return { PATH: PATH_PREFIX ? `${PATH_PREFIX}:${PATH}` : PATH, ...rest };
 }
 
 /** env.PATH_PREFIX (e.g. a directory of stand-ins) goes in front of PATH. */

@@ -93,7 +93,7 @@ export class QemuBuild extends pulumi.ComponentResource {
         up: { script: "qemu-build.sh" },
         down: { script: "qemu-remove.sh" },
         environment: env,
-        files: q.patchDir === undefined ? [] : [q.patchDir],
+        files: ["scripts/lib/qemu-common.sh", ...(q.patchDir === undefined ? [] : [q.patchDir])],
         fileEnv: q.patchDir === undefined ? {} : { QEMU_PATCH_DIR: q.patchDir },
         triggers: [this.key],
         after: args.after,

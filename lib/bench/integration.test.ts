@@ -7,12 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { has, isRoot } from "../../tests/support/host";
 import { parsePlan, type TrafgenSpec } from "./plan";
 import { LocalExec, SshExec, withEnv } from "./remote";
 import { findScript, findTelemetryClient, runBench } from "./runner";
+import { chrtPolicy, startTestSshd, type TestSshd } from "./testSupport";
 import { TrafgenGenerator } from "./trafgenGenerator";
 
 function scriptsDir(): string | null {
@@ -28,19 +30,15 @@ function scriptsDir(): string | null {
   return null;
 }
 
-function have(tool: string): boolean {
-  return spawnSync("bash", ["-c", `command -v ${tool}`]).status === 0;
-}
-
 const scripts = scriptsDir();
 const skip =
   process.env.VPL_BENCH_ROOT_TESTS === "0"
     ? "VPL_BENCH_ROOT_TESTS=0"
-    : process.getuid?.() !== 0
+    : !isRoot
       ? "needs root"
       : !scripts
         ? "scripts/ not found (set VPL_SCRIPTS_DIR)"
-        : ["ip", "trafgen", "dpdk-testpmd", "chrt", "setsid"].find((t) => !have(t))
+        : ["ip", "trafgen", "dpdk-testpmd", "chrt", "setsid"].find((t) => !has(t))
           ? "a tool is missing (ip, trafgen, dpdk-testpmd, chrt, setsid)"
           : false;
 
@@ -74,13 +72,9 @@ async function script(name: string, args: string, env: Record<string, string>): 
   return r.stdout;
 }
 
-function policyOf(tid: number): string {
-  return execFileSync("chrt", ["-p", String(tid)], { encoding: "utf8" });
-}
-
 describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
   let vswitch: { pid: number; workers: { tid: number; name: string }[] } | undefined;
-  let sshdPid: number | undefined;
+  let sshd: TestSshd | undefined;
 
   before(async () => {
     mkdirSync(work, { recursive: true });
@@ -89,13 +83,7 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
   });
 
   after(async () => {
-    if (sshdPid) {
-      try {
-        process.kill(sshdPid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    }
+    sshd?.stop();
     const errors: string[] = [];
     for (const [name, env] of [
       ["vswitch-testpmd.sh", swEnv],
@@ -195,7 +183,7 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
     );
     assert.ok(rr?.vswitchPorts && rr.vswitchPorts.length === 2, "telemetry counters per cell");
     const tid = rr?.sched?.rtThreads[0]?.tid as number;
-    assert.match(policyOf(tid), /SCHED_OTHER/);
+    assert.match(chrtPolicy(tid), /SCHED_OTHER/);
     assert.ok(
       !existsSync(`/run/vhost-perf-lab/${stack}`),
       "the run dir it created is gone (record, trafgen files)",
@@ -208,40 +196,15 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
     { skip: !existsSync("/usr/sbin/sshd") },
     async () => {
       const dir = `${work}/sshd`;
-      mkdirSync(dir, { recursive: true });
-      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host`]);
-      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/client`]);
-      writeFileSync(`${dir}/authorized_keys`, readFileSync(`${dir}/client.pub`));
-      const port = 20000 + (process.pid % 20000);
-      writeFileSync(
-        `${dir}/sshd_config`,
-        [
-          "ListenAddress 127.0.0.1",
-          `Port ${port}`,
-          `HostKey ${dir}/host`,
-          `AuthorizedKeysFile ${dir}/authorized_keys`,
-          `PidFile ${dir}/sshd.pid`,
-          "PermitRootLogin prohibit-password",
-          "PasswordAuthentication no",
-          "KbdInteractiveAuthentication no",
-          "UsePAM no",
-          "StrictModes no",
-          "LogLevel ERROR",
-          "",
-        ].join("\n"),
-      );
-      mkdirSync("/run/sshd", { recursive: true });
-      execFileSync("/usr/sbin/sshd", ["-f", `${dir}/sshd_config`, "-E", `${dir}/log`]);
-      for (let i = 0; i < 50 && !existsSync(`${dir}/sshd.pid`); i++)
-        await new Promise((r) => setTimeout(r, 100));
-      sshdPid = Number(readFileSync(`${dir}/sshd.pid`, "utf8").trim());
-      const hostKey = readFileSync(`${dir}/host.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+      sshd = await startTestSshd(dir, 20000 + (process.pid % 20000));
+      // the pin without the key's comment
+      const hostKey = sshd.hostKey.split(" ").slice(0, 2).join(" ");
       const conn = {
         transport: "ssh" as const,
         host: "127.0.0.1",
-        port,
+        port: sshd.port,
         user: "root",
-        privateKeyPath: `${dir}/client`,
+        privateKeyPath: sshd.privateKeyPath,
         hostKey,
         readyTimeoutMs: 10000,
       };

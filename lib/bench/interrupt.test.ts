@@ -22,34 +22,37 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { has, isRoot, PATH, scriptPath } from "../../tests/support/host";
 import { RT_CGROUP_FILES } from "./schedPolicy";
-import { activeRecords, startTestSshd, type TestSshd } from "./testSupport";
+import {
+  activeRecords,
+  allOther,
+  chrtPolicy,
+  startTestSshd,
+  startThreadHelper,
+  type TestSshd,
+  type ThreadHelper,
+} from "./testSupport";
 
-function repoRoot(): string {
-  for (let d = __dirname; d !== dirname(d); d = dirname(d))
-    if (existsSync(join(d, "scripts", "sched-restore.sh"))) return d;
-  return process.cwd();
-}
 const RUNNER = join(__dirname, "..", "..", "bin", "bench-runner.js");
-const RESTORE = join(repoRoot(), "scripts", "sched-restore.sh");
+const RESTORE = scriptPath("sched-restore.sh");
 const GRACE_MS = 3000; // the command provider: TERM to the group, 3 s, KILL
 const RUNTIME = "/proc/sys/kernel/sched_rt_runtime_us";
 const CGROUP = RT_CGROUP_FILES.find((f) => existsSync(f));
 const id = String(process.pid % 100000);
 const NETNS = `vpli-${id}`;
 
-const have = (tool: string): boolean => spawnSync("bash", ["-c", `command -v ${tool}`]).status === 0;
 const busyElsewhere = activeRecords();
 const skip =
   process.env.VPL_BENCH_ROOT_TESTS === "0"
     ? "VPL_BENCH_ROOT_TESTS=0"
-    : process.getuid?.() !== 0
+    : !isRoot
       ? "needs root"
       : !existsSync(RUNNER)
         ? `${RUNNER} not built`
-        : ["ip", "tc", "trafgen", "chrt", "python3"].find((t) => !have(t))
+        : ["ip", "tc", "trafgen", "chrt", "python3"].find((t) => !has(t))
           ? "a tool is missing (ip, tc, trafgen, chrt, python3)"
           : busyElsewhere.length > 0
             ? `another run is in progress (${busyElsewhere.join(", ")})`
@@ -63,7 +66,7 @@ function policies(pid: number): Map<number, string> {
   const out = new Map<number, string>();
   if (!existsSync(`/proc/${pid}/task`)) return out;
   for (const t of readdirSync(`/proc/${pid}/task`)) {
-    const r = spawnSync("chrt", ["-p", t], { encoding: "utf8" }).stdout;
+    const r = chrtPolicy(t);
     const pol = /policy: (SCHED_\w+)/.exec(r)?.[1];
     const prio = /priority: (\d+)/.exec(r)?.[1];
     if (pol) out.set(Number(t), `${pol}/${prio}`);
@@ -91,18 +94,12 @@ const pacingQdisc = (): string =>
   spawnSync("ip", ["netns", "exec", NETNS, "tc", "qdisc", "show", "dev", "tx0", "root"], { encoding: "utf8" })
     .stdout;
 
-interface Busy {
-  child: ChildProcess;
-  pid: number;
-  tids: number[];
-}
-
 /**
  * Two busy threads pinned to CPU 1 (vplt-busy-N) and an idle one on CPUs 0-1 (vplt-idle). Every
  * scenario kills it when done; 90 s is only the bound should even that fail (reaching the cell
  * over SSH takes ~30 s here).
  */
-async function startBusy(): Promise<Busy> {
+function startBusy(): Promise<ThreadHelper> {
   const code = [
     "import os, threading, time",
     "end = time.time() + 90; stop = threading.Event(); ids = []; lock = threading.Lock()",
@@ -123,16 +120,7 @@ async function startBusy(): Promise<Busy> {
     "print(' '.join(map(str, ids)), flush=True)",
     "stop.wait(max(0, end - time.time()))",
   ].join("\n");
-  const child = spawn("python3", ["-c", code], { stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) resolve(out.trim());
-    });
-    child.on("exit", () => reject(new Error("busy helper exited early")));
-  });
-  return { child, pid: child.pid as number, tids: line.split(" ").map(Number) };
+  return startThreadHelper(code, "busy helper");
 }
 
 interface Runner {
@@ -182,7 +170,7 @@ describe("interrupting the real runner in a cfsrr1 cell (root)", { skip, timeout
     for (const child of started)
       if (child.exitCode === null && child.signalCode === null) killGroup(child, "SIGKILL");
     if (busyPid && existsSync(`/proc/${busyPid}/task`)) {
-      for (const t of readdirSync(`/proc/${busyPid}/task`)) spawnSync("chrt", ["-o", "-p", "0", t]);
+      allOther(busyPid);
       try {
         process.kill(busyPid, "SIGKILL");
       } catch {
@@ -239,7 +227,7 @@ describe("interrupting the real runner in a cfsrr1 cell (root)", { skip, timeout
   async function intoTheCell(
     stack: string,
     hosts?: Record<string, unknown>,
-  ): Promise<{ busy: Busy; runner: Runner }> {
+  ): Promise<{ busy: ThreadHelper; runner: Runner }> {
     stacks.push(stack);
     const busy = await startBusy();
     started.push(busy.child);
@@ -341,7 +329,7 @@ describe("interrupting the real runner in a cfsrr1 cell (root)", { skip, timeout
       assert.ok(existsSync(`/run/vhost-perf-lab/${stack}/sched.record`), "but the record is there");
       const r = spawnSync("bash", [RESTORE, "down"], {
         env: {
-          PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+          PATH,
           LAB_RUN_DIR: `/run/vhost-perf-lab/${stack}`,
         },
         encoding: "utf8",

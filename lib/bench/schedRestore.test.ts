@@ -7,30 +7,15 @@
  * /run/vhost-perf-lab (a real lab's cfsrr1 cell must not get its bound changed under it).
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { has, isRoot, PATH, scriptPath, TempDirs } from "../../tests/support/host";
+import { statFields } from "../../tests/support/proc";
 import { RT_CGROUP_FILES, SCHED_RECORD_HEADER } from "./schedPolicy";
-import { activeRecords } from "./testSupport";
+import { activeRecords, allOther, chrtPolicy, startThreadHelper, type ThreadHelper } from "./testSupport";
 
-function repoRoot(): string {
-  for (let d = __dirname; d !== dirname(d); d = dirname(d))
-    if (existsSync(join(d, "scripts", "sched-restore.sh"))) return d;
-  return process.cwd();
-}
-const SCRIPT = join(repoRoot(), "scripts", "sched-restore.sh");
-const isRoot = process.getuid?.() === 0;
-const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const SCRIPT = scriptPath("sched-restore.sh");
 const RUNTIME = "/proc/sys/kernel/sched_rt_runtime_us";
 const CGROUP = RT_CGROUP_FILES.find((f) => existsSync(f));
 
@@ -45,7 +30,7 @@ interface Run {
 
 function run(verb: string, runDir: string): Run {
   const r = spawnSync("bash", [SCRIPT, verb], {
-    env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LAB_RUN_DIR: runDir },
+    env: { PATH, LAB_RUN_DIR: runDir },
     encoding: "utf8",
     timeout: 30_000,
   });
@@ -59,19 +44,15 @@ function run(verb: string, runDir: string): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
 
-const policy = (tid: number): string =>
-  spawnSync("chrt", ["-p", String(tid)], { encoding: "utf8" }).stdout.replace(/\n/g, " ");
 const chrt = (args: string[]): void => {
   const r = spawnSync("chrt", args, { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
 };
-const startTime = (pid: number, tid: number): string => {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] as string;
-};
+const startTime = (pid: number, tid: number): string =>
+  statFields(`/proc/${pid}/task/${tid}/stat`)[19] as string;
 
 /** A python process with `n` sleeping threads (it ends by itself after 60 s). */
-async function sleepers(n: number): Promise<{ child: ChildProcess; pid: number; tids: number[] }> {
+function sleepers(n: number): Promise<ThreadHelper> {
   const code = [
     "import threading, sys",
     "ev = threading.Event(); ids = []; lock = threading.Lock()",
@@ -83,29 +64,16 @@ async function sleepers(n: number): Promise<{ child: ChildProcess; pid: number; 
     "print(' '.join(map(str, ids)), flush=True)",
     "ev.wait(60)",
   ].join("\n");
-  const child = spawn("python3", ["-c", code], { stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) resolve(out.trim());
-    });
-    child.on("exit", () => reject(new Error("helper exited")));
-  });
-  return { child, pid: child.pid as number, tids: line.split(" ").map(Number) };
-}
-
-function allOther(pid: number): void {
-  if (!existsSync(`/proc/${pid}/task`)) return;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) spawnSync("chrt", ["-o", "-p", "0", tid]);
+  return startThreadHelper(code, "helper");
 }
 
 describe("scripts/sched-restore.sh", { skip: skipAll, timeout: 60_000 }, () => {
+  const tmp = new TempDirs();
   let dir = "";
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), "sched-restore-"));
+    dir = tmp.make("sched-restore-");
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => tmp.removeAll());
 
   it("is misuse-proof: a verb and the stack's run dir are required", () => {
     assert.equal(run("", dir).status, 2);
@@ -152,10 +120,10 @@ describe("scripts/sched-restore.sh", { skip: skipAll, timeout: 60_000 }, () => {
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.json.threads, { restored: 3, gone: 2 });
       assert.equal(r.json.found, true);
-      assert.match(policy(fifo), /SCHED_FIFO .*priority: 5/);
-      assert.match(policy(batch), /SCHED_BATCH/);
-      assert.match(policy(other), /SCHED_OTHER/);
-      assert.match(policy(reused), /SCHED_RR/, "a thread the record does not really name is not touched");
+      assert.match(chrtPolicy(fifo), /SCHED_FIFO .*priority: 5/);
+      assert.match(chrtPolicy(batch), /SCHED_BATCH/);
+      assert.match(chrtPolicy(other), /SCHED_OTHER/);
+      assert.match(chrtPolicy(reused), /SCHED_RR/, "a thread the record does not really name is not touched");
       assert.ok(!existsSync(`${dir}/sched.record`), "the record is removed after a clean restore");
     } finally {
       allOther(pid);
@@ -262,7 +230,7 @@ describe("scripts/sched-restore.sh", { skip: skipAll, timeout: 60_000 }, () => {
         assert.deepEqual(r.json.threads, { restored: 1, gone: 0 });
         assert.deepEqual(r.json.trial, { stopped: 1, qdiscRemoved: true, filesRemoved: true });
         assert.match(r.stderr, /a killed benchmark run had left/);
-        assert.match(policy(tid), /SCHED_OTHER/);
+        assert.match(chrtPolicy(tid), /SCHED_OTHER/);
         assert.ok(!existsSync(`${dir}/sched.record`));
         assert.ok(!existsSync(`${dir}/trafgen`));
         await new Promise((r) => setTimeout(r, 100));

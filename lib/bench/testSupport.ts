@@ -1,5 +1,5 @@
 /** Test doubles and helpers for the bench tests (not used by the runner itself). */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ExecOptions, ExecResult, RemoteExec } from "./remote";
@@ -19,6 +19,39 @@ export function activeRecords(except: readonly string[] = []): string[] {
       .filter((f) => existsSync(f)),
     ...(existsSync(legacy) ? [legacy] : []),
   ];
+}
+
+export interface ThreadHelper {
+  child: ChildProcess;
+  pid: number;
+  tids: number[];
+}
+
+/**
+ * A python3 process running `code`, which prints the native ids of its threads on one line once
+ * they run: resolves with them (rejects with "<what> exited early" when it ends before).
+ */
+export async function startThreadHelper(code: string, what: string): Promise<ThreadHelper> {
+  const child = spawn("python3", ["-c", code], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("\n")) resolve(out.trim());
+    });
+    child.on("exit", () => reject(new Error(`${what} exited early`)));
+  });
+  return { child, pid: child.pid as number, tids: line.split(" ").map(Number) };
+}
+
+/** `chrt -p` of a thread on one line: "pid N's current scheduling policy: SCHED_RR pid N's ... priority: 1 ". */
+export const chrtPolicy = (tid: number | string): string =>
+  spawnSync("chrt", ["-p", String(tid)], { encoding: "utf8" }).stdout.replace(/\n/g, " ");
+
+/** Every thread of a process back to SCHED_OTHER. */
+export function allOther(pid: number): void {
+  if (!existsSync(`/proc/${pid}/task`)) return;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) spawnSync("chrt", ["-o", "-p", "0", tid]);
 }
 
 export interface Call {

@@ -9,20 +9,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { has, isRoot, PATH, scriptPath } from "../../tests/support/host";
 import { vmScriptEnv } from "./script";
 import { localVm } from "./testSpec";
 
-function repoRoot(): string {
-  for (let d = __dirname; d !== dirname(d); d = dirname(d))
-    if (existsSync(join(d, "scripts", "vm.sh"))) return d;
-  return process.cwd();
-}
-const ROOT = repoRoot();
-const VM_SH = join(ROOT, "scripts", "vm.sh");
-const QMP_PY = join(ROOT, "scripts", "qmp.py");
-const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+const VM_SH = scriptPath("vm.sh");
+const QMP_PY = scriptPath("qmp.py");
 const canRunVmSh = has("bash") && has("python3") && isRoot && existsSync(VM_SH);
 
 function vmEnv(dir: string): Record<string, string> {
@@ -35,7 +28,7 @@ function vmEnv(dir: string): Record<string, string> {
 }
 
 function runVm(cmd: string, env: Record<string, string>) {
-  const r = spawnSync("bash", [VM_SH, cmd], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
+  const r = spawnSync("bash", [VM_SH, cmd], { env: { PATH, ...env } });
   return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -255,11 +248,11 @@ test(
     skip: !(has("bash") && has("taskset")) && "needs bash, taskset",
   },
   () => {
-    const PIN = join(ROOT, "scripts", "pin-threads.sh");
+    const PIN = scriptPath("pin-threads.sh");
     const victim = spawn("sleep", ["30"]);
     try {
       const env = {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        PATH,
         PIN_PID: String(victim.pid),
         PIN_PATTERN: "^sleep$",
       };

@@ -13,28 +13,18 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { has, isRoot, PATH, scriptPath, TempDirs } from "../../tests/support/host";
 import { vmScriptEnv } from "./script";
 import { localVm } from "./testSpec";
 
-function repoRoot(): string {
-  for (let d = __dirname; d !== dirname(d); d = dirname(d))
-    if (existsSync(join(d, "scripts", "vm.sh"))) return d;
-  return process.cwd();
-}
-const ROOT = repoRoot();
-const VM_SH = join(ROOT, "scripts", "vm.sh");
-const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+const VM_SH = scriptPath("vm.sh");
 const canRun =
   has("bash") && isRoot && existsSync("/usr/bin/python3") && has("qemu-img") && existsSync(VM_SH);
 const skip = !canRun && "needs root, bash, /usr/bin/python3, qemu-img";
@@ -170,12 +160,11 @@ interface Lab {
   env: Record<string, string>;
 }
 
-const dirs: string[] = [];
+const tmp = new TempDirs();
 
 /** A temp dir with the fake QEMU, a base image and the VM's environment (paths all inside it). */
 function lab(fake: Record<string, unknown>, over: Record<string, string> = {}): Lab {
-  const dir = mkdtempSync(join(tmpdir(), "vpl-h5-vm-"));
-  dirs.push(dir);
+  const dir = tmp.make("vpl-h5-vm-");
   const bin = join(dir, "bin", "qemu-system-x86_64");
   mkdirSync(dirname(bin));
   writeFileSync(bin, FAKE_QEMU);
@@ -196,8 +185,8 @@ function lab(fake: Record<string, unknown>, over: Record<string, string> = {}): 
   const env = {
     ...vmScriptEnv(spec, {
       baseImage: join(dir, "base.qcow2"),
-      qgaPy: join(ROOT, "scripts", "guest-image", "qga.py"),
-      qmpPy: join(ROOT, "scripts", "qmp.py"),
+      qgaPy: scriptPath("guest-image", "qga.py"),
+      qmpPy: scriptPath("qmp.py"),
       bootTimeoutS: 20,
     }),
     VM_NIC_TIMEOUT: "2",
@@ -215,7 +204,7 @@ interface Result {
 }
 function vm(cmd: string, env: Record<string, string>): Result {
   const r = spawnSync("bash", [VM_SH, cmd], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    env: { PATH, ...env },
     encoding: "utf8",
     timeout: 120_000,
   });
@@ -239,7 +228,7 @@ function procsWith(needle: string): number[] {
 
 afterEach(() => {
   // never leave a stand-in QEMU behind, whatever the test did
-  for (const d of dirs.splice(0)) {
+  tmp.removeAll((d) => {
     for (const p of procsWith(d)) {
       try {
         process.kill(p, "SIGKILL");
@@ -247,8 +236,7 @@ afterEach(() => {
         // gone
       }
     }
-    rmSync(d, { recursive: true, force: true });
-  }
+  });
 });
 
 /** start failed after launching QEMU and undid it: no process, no file of the VM left. */
@@ -330,7 +318,7 @@ test(
   async () => {
     const l = lab({ agent: "silent" }, { VM_BOOT_TIMEOUT: "60" });
     const child = spawn("bash", [VM_SH, "start"], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...l.env },
+      env: { PATH, ...l.env },
       detached: true, // its own process group, which gets the signal (as the provider does)
     });
     let stderr = "";
@@ -368,7 +356,7 @@ test("vm.sh start on the leftovers of a killed VM starts fresh; status 0/3; over
   // stderr to a file, so that we can tell whether QEMU holds it
   const errFile = join(l.dir, "start.err");
   const sp = spawnSync("bash", ["-c", 'bash "$0" start 2>"$1"', VM_SH, errFile], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...l.env },
+    env: { PATH, ...l.env },
     encoding: "utf8",
     timeout: 120_000,
   });

@@ -217,48 +217,5 @@ export async function waitFor<T>(
   }
 }
 
-/** Processes whose command line matches, as [pid, cmdline]. */
-export function processes(match: (cmdline: string, comm: string) => boolean): [number, string][] {
-  const out: [number, string][] = [];
-  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    let cmd = "";
-    let comm = "";
-    try {
-      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-      comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-    } catch {
-      continue;
-    }
-    if (match(cmd, comm)) out.push([Number(pid), cmd]);
-  }
-  return out;
-}
-
-/** The parent pid of a process. */
-export function ppid(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-}
-
-/** Threads of the machine that run SCHED_RR or SCHED_FIFO, as "pid/tid:comm". */
-export function rtThreadsOf(pids: number[]): string[] {
-  const out: string[] = [];
-  for (const pid of pids) {
-    let tids: string[] = [];
-    try {
-      tids = fs.readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-        const policy = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[38];
-        if (policy === "1" || policy === "2") out.push(`${pid}/${tid}`);
-      } catch {
-        // gone
-      }
-    }
-  }
-  return out;
-}
+// the /proc readers of the fault suite
+export { processes, ppid, rtThreadsOf } from "./proc";

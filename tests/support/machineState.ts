@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { rtThreadsOf } from "./proc";
 
 export interface MachineState {
   processes: string[];
@@ -79,19 +80,7 @@ function labProcesses(): { procs: string[]; rt: string[] } {
   for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     const comm = read(`/proc/${pid}/comm`).trim();
     if (LAB_PROCESS.test(comm)) procs.push(`${pid}:${comm}`);
-    let tids: string[] = [];
-    try {
-      tids = fs.readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      // field 41 of stat is the policy: 1 = SCHED_FIFO, 2 = SCHED_RR
-      const stat = read(`/proc/${pid}/task/${tid}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const policy = fields[38];
-      if (policy === "1" || policy === "2") rt.push(`${pid}/${tid}:${comm}`);
-    }
+    for (const thread of rtThreadsOf([pid])) rt.push(`${thread}:${comm}`);
   }
   return { procs: procs.sort(), rt: rt.sort() };
 }
