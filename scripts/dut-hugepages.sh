@@ -395,6 +395,10 @@ apply() {
 stop_stack_users() {
   local m=$1 pids pid i
   case "$m" in "${LAB_RUN_DIR:-/nonexistent}"/*) ;; *) return 0 ;; esac
+  # only a real hugetlbfs mount: on any other path `fuser -m` names every process of the file
+  # system that holds it (the fake trees of the tests: the whole machine)
+  mountpoint -q -- "$m" 2>/dev/null || return 0
+  [ "$(stat -f -c %T -- "$m" 2>/dev/null)" = hugetlbfs ] || return 0
   pids=$(fuser -m "$m" 2>/dev/null | tr -s ' ' '\n' | grep -E '^[0-9]+$' || true)
   [ -n "$pids" ] || return 0
   for pid in $pids; do
