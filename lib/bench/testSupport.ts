@@ -371,8 +371,18 @@ export async function startTestSshd(dir: string, port: number): Promise<TestSshd
   );
   mkdirSync("/run/sshd", { recursive: true });
   execFileSync("/usr/sbin/sshd", ["-f", `${dir}/sshd_config`, "-E", `${dir}/log`]);
-  for (let i = 0; i < 50 && !existsSync(`${dir}/sshd.pid`); i++) await new Promise((r) => setTimeout(r, 100));
-  const pid = Number(readFileSync(`${dir}/sshd.pid`, "utf8").trim());
+  // the pidfile may exist before sshd has written its pid: wait for a real one (a pid of 0 would
+  // make stop() signal this whole process group, the test runner and CI included)
+  const readPid = (): number => {
+    try {
+      return Number(readFileSync(`${dir}/sshd.pid`, "utf8").trim()) || 0;
+    } catch {
+      return 0;
+    }
+  };
+  for (let i = 0; i < 100 && readPid() <= 1; i++) await new Promise((r) => setTimeout(r, 100));
+  const pid = readPid();
+  if (pid <= 1) throw new Error(`test sshd in ${dir} wrote no pid (log: ${dir}/log)`);
   return {
     port,
     hostKey: readFileSync(`${dir}/host.pub`, "utf8").trim(),
