@@ -150,11 +150,12 @@ test(
       .split("\n")
       .filter((l) => l && !l.startsWith("-----"))
       .join("");
+    // the first 128 characters of every OpenSSH ed25519 key body are the same (format header,
+    // cipher "none", key type): only the pieces after them are this key's own
+    const own = keyBody.slice(128);
     const pieces = [
       PASSWORD,
-      ...Array.from({ length: Math.floor(keyBody.length / 32) }, (_, i) =>
-        keyBody.slice(i * 32, i * 32 + 32),
-      ),
+      ...Array.from({ length: Math.floor(own.length / 32) }, (_, i) => own.slice(i * 32, i * 32 + 32)),
     ];
     const state = fault.exportState();
     const outputs = JSON.stringify(fault.outputs());
@@ -180,7 +181,18 @@ test(
       ].filter((d) => fs.existsSync(d));
       const grep = spawnSync(
         "grep",
-        ["-rlIF", "-f", path.join(patterns, "p"), "--exclude=*.qcow2", "--exclude=*.img", ...dirs],
+        [
+          "-rlIF",
+          "-f",
+          path.join(patterns, "p"),
+          "--exclude=*.qcow2",
+          "--exclude=*.img",
+          // this suite's own source holds the password (clones of the repo under /tmp)
+          "--exclude=fault.test.ts",
+          "--exclude=fault.test.js",
+          "--exclude-dir=node_modules",
+          ...dirs,
+        ],
         { encoding: "utf8" },
       );
       assert.equal(grep.stdout.trim(), "", `files holding a secret in plain text:\n${grep.stdout}`);
