@@ -93,7 +93,8 @@ export class FaultStack {
     }
     const doc: Record<string, unknown> = {
       ...(salt ? { encryptionsalt: salt } : {}),
-      config: { ...this.config(), ...this.secretConfig() },
+      // the secrets set with setSecret go into their keys (e.g. image.user.password beside image.path)
+      config: mergeDeep(this.config(), this.secretConfig()) as Record<string, unknown>,
     };
     fs.writeFileSync(this.file, YAML.stringify(doc));
     const sel = this.cli(["stack", "select", "--create", this.opts.stack]);
