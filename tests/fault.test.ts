@@ -336,7 +336,15 @@ test("fault 5: the SSH connection of a tuning step dropped: the step undoes itse
   const run = fault.start(["up", "--yes", "--skip-preview", "--non-interactive"]);
   await waitFor("the hugepages step", 300_000, () => stepProcess("fault", "local-hugepages"), 20);
   // hold the host lock: the sysctl step will wait for it with its connection open
-  const holder = spawn("flock", ["-x", "/run/lock", "sleep", "600"], { stdio: "ignore" });
+  // its own process group: flock's child (sleep) shares the lock, so both must go to release it
+  const holder = spawn("flock", ["-x", "/run/lock", "sleep", "600"], { stdio: "ignore", detached: true });
+  const release = (): void => {
+    try {
+      process.kill(-holder.pid!, "SIGKILL");
+    } catch {
+      // gone
+    }
+  };
   try {
     const step = await waitFor(
       "the sysctl step waiting for the host lock",
@@ -354,10 +362,10 @@ test("fault 5: the SSH connection of a tuning step dropped: the step undoes itse
     assert.ok(session > 1, "the sysctl step's sshd session was not found");
     process.kill(session, "SIGKILL");
     process.stderr.write(`[fault] killed sshd session ${session} of the sysctl step ${step}\n`);
-    holder.kill("SIGKILL");
+    release();
     await waitFor("the sysctl step to end", 60_000, () => !fs.existsSync(`/proc/${step}`));
   } finally {
-    holder.kill("SIGKILL");
+    release();
   }
   const r = await run.done;
   assert.notEqual(r.code, 0, "the up whose step lost its connection must fail");
