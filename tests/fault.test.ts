@@ -379,7 +379,7 @@ test("fault 5: the SSH connection of a tuning step dropped: the step undoes itse
 
 const fault2 = new FaultStack({
   stack: "fault2",
-  port: 2024,
+  port: 2031,
   tag: "g",
   imagePath: "/var/lib/vm/fault2.img",
   tuning: ["hugepages", "sysctl"],
