@@ -28,9 +28,21 @@ running_pid() {
   printf '%s\n' "$pid"
 }
 
+undo_failed_up() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && [ "$sshd_fresh" = 1 ]; then
+    log "up failed (exit $rc): undoing it"
+    down
+  fi
+}
+
 up() {
   [ -x /usr/sbin/sshd ] || { log "ERROR: /usr/sbin/sshd not found; fix: apt-get install openssh-server"; exit 1; }
   case "$port" in '' | *[!0-9]*) log "ERROR: LAB_SSHD_PORT='$port' is not a port number"; exit 1 ;; esac
+  # a failed first up takes away what it made (the sshd it started, its dir and the levels above)
+  sshd_fresh=0
+  [ -d "$dir" ] || sshd_fresh=1
+  trap undo_failed_up EXIT
   mkdir -p "$dir"
   chmod 0700 "$dir"
   [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C vhost-perf-lab-host -f "$dir/host_ed25519"
