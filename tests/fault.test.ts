@@ -4,7 +4,7 @@
 // tests/support/machineState.ts. Ups are shared between scenarios where they stay independent.
 //
 // Runs with the e2e test (VPL_E2E=1: `npm test`, CI); VPL_FAULT=0 skips only this suite.
-import { after, before, test } from "node:test";
+import { after, before, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -21,6 +21,13 @@ const PASSWORD = "vpl-sweep-Zq7+x/Kf3w9Lr2";
 const POOL = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
 
 const fault = new FaultStack({ stack: "fault", port: 2023, tag: "f" });
+const fault2 = new FaultStack({
+  stack: "fault2",
+  port: 2031,
+  tag: "g",
+  imagePath: "/var/lib/vm/fault2.img",
+  tuning: ["hugepages", "sysctl"],
+});
 let base: MachineState;
 
 const read = (f: string): string => fs.readFileSync(f, "utf8").trim();
@@ -95,6 +102,13 @@ function forwards(tag: string): number {
 before(() => {
   if (!enabled) return;
   base = snapshot();
+});
+
+// every scenario starts from its stack's own options and an empty stack, also after a failure
+beforeEach(async () => {
+  if (!enabled) return;
+  await fault.reset();
+  await fault2.reset();
 });
 
 after(() => {
@@ -312,6 +326,8 @@ test("fault 4: hugepage count, qemu.prefix and image.path changed on a live stac
   assert.notEqual(labPids("fault").qemu[0], vm0, "the VM was restarted on the new pool");
 
   fault.write({ qemuPrefix: "/opt/vpl-fault-q2", imagePath: "/var/lib/vm/fault-b.img" });
+  const cfg = fault.cli(["config", "get", "--path", "vhost-perf-lab:image.path", "--stack", "fault"]);
+  assert.equal(cfg.stdout.trim(), "/var/lib/vm/fault-b.img", "the new image.path reached the stack config");
   const up3 = await fault.up();
   assert.equal(up3.code, 0, `up with a new prefix and image path failed:\n${up3.output.slice(-3000)}`);
   assert.ok(!fs.existsSync("/opt/vhost-perf-lab/qemu/fault"), "the old QEMU prefix is gone");
@@ -375,14 +391,6 @@ test("fault 5: the SSH connection of a tuning step dropped: the step undoes itse
     "the sysctl step ran on without its connection and was not undone",
   );
   await destroyClean(fault, "destroy after the dropped connection");
-});
-
-const fault2 = new FaultStack({
-  stack: "fault2",
-  port: 2031,
-  tag: "g",
-  imagePath: "/var/lib/vm/fault2.img",
-  tuning: ["hugepages", "sysctl"],
 });
 
 test(

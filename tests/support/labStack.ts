@@ -44,9 +44,26 @@ export const printed: string[] = [];
 /** A stack of the local lab for the fault suite; its file is removed by `remove()`. */
 export class FaultStack {
   readonly file: string;
+  private readonly initial: FaultStackOptions;
 
   constructor(readonly opts: FaultStackOptions) {
     this.file = path.join(repoRoot(), `Pulumi.${opts.stack}.yaml`);
+    this.initial = structuredClone(opts);
+  }
+
+  /**
+   * Before a scenario: the options as constructed, and no resources left by a scenario that
+   * failed half-way (cancelled if its CLI was killed, then destroyed), so that one failure does
+   * not cascade into the next scenario. Says what it had to clean.
+   */
+  async reset(): Promise<void> {
+    for (const k of Object.keys(this.opts)) delete (this.opts as unknown as Record<string, unknown>)[k];
+    Object.assign(this.opts, structuredClone(this.initial));
+    if (!fs.existsSync(this.file) || this.resourceCount() === 0) return;
+    process.stderr.write(`[fault] stack ${this.opts.stack} was left with resources: destroying it first\n`);
+    this.cli(["cancel", "--yes", "--stack", this.opts.stack]);
+    const d = await this.destroy();
+    if (d.code !== 0) throw new Error(`stack ${this.opts.stack} left by an earlier scenario: destroy failed`);
   }
 
   /** The stack file from Pulumi.local.yaml with this stack's own names and a short matrix. */
@@ -119,10 +136,16 @@ export class FaultStack {
       },
     );
     if (r.status !== 0) throw new Error(`pulumi config set --secret ${pathKey}: ${r.stderr}`);
-    // keep it across later write()s
+    // keep it across later write()s: only the secret's own leaf (its whole map would also pin
+    // the map's other keys, e.g. image.path, at their values of this moment)
     const doc = YAML.parse(fs.readFileSync(this.file, "utf8")) as { config: Record<string, unknown> };
-    const top = pathKey.split(".")[0]!;
-    this.secretValues[top] = mergeDeep(this.secretValues[top], doc.config[top]);
+    const keys = pathKey.split(".");
+    let leaf: unknown = doc.config;
+    for (const k of keys) leaf = (leaf as Record<string, unknown> | undefined)?.[k];
+    if (leaf === undefined)
+      throw new Error(`pulumi config set --secret ${pathKey}: not found in ${this.file}`);
+    const nested = keys.reduceRight<unknown>((inner, k) => ({ [k]: inner }), leaf) as Record<string, unknown>;
+    this.secretValues = mergeDeep(this.secretValues, nested) as Record<string, unknown>;
   }
 
   cli(args: string[]): ReturnType<typeof spawnSync> & { stdout: string; stderr: string } {
