@@ -65,6 +65,21 @@ test("impossible counts are an error, not a number", () => {
   );
 });
 
+test("per-direction counts must add up to the totals, one entry per direction", () => {
+  const d0 = { txPort: 0, rxPort: 1, offeredCount: 2000, receivedCount: 1990 };
+  const d1 = { txPort: 1, rxPort: 0, offeredCount: 2000, receivedCount: 2000 };
+  const ok = recordTrial(request, { offeredCount: 4000, receivedCount: 3990, perDirection: [d0, d1] }, 2);
+  assert.deepEqual(ok.perDirection, [d0, d1]);
+  assert.throws(
+    () => recordTrial(request, { offeredCount: 4000, receivedCount: 3991, perDirection: [d0, d1] }, 2),
+    InvalidTrialCountsError,
+  );
+  assert.throws(
+    () => recordTrial(request, { offeredCount: 2000, receivedCount: 1990, perDirection: [d0] }, 2),
+    InvalidTrialCountsError,
+  );
+});
+
 test("runTrial awaits the generator and refuses nonsense requests", async () => {
   const seen: number[] = [];
   const generator: TrafficGenerator = {

@@ -12,10 +12,26 @@ export interface TrialRequest {
   readonly frame: FrameSize;
 }
 
+/**
+ * One direction of a trial: what left TG port `txPort` and what arrived back on `rxPort` (for a
+ * CSIT 2-port setup direction 0 is port 0 -> port 1, direction 1 is port 1 -> port 0).
+ */
+export interface DirectionCounts {
+  readonly txPort: number;
+  readonly rxPort: number;
+  readonly offeredCount: number;
+  readonly receivedCount: number;
+}
+
 /** What the generator counted over the whole trial, summed over all directions. */
 export interface TrialCounts {
   readonly offeredCount: number;
   readonly receivedCount: number;
+  /**
+   * The same counts per direction, when the generator can tell them apart (their sums must be
+   * the totals above). Reported per direction as CSIT does; the search uses the totals.
+   */
+  readonly perDirection?: readonly DirectionCounts[];
 }
 
 export interface TrafficGenerator {
@@ -80,6 +96,18 @@ export function recordTrial(
 ): TrialRecord {
   if (!isCount(counts.offeredCount) || !isCount(counts.receivedCount)) {
     throw new InvalidTrialCountsError(request, counts);
+  }
+  if (counts.perDirection) {
+    const dirs = counts.perDirection;
+    const sum = (k: "offeredCount" | "receivedCount"): number => dirs.reduce((a, d) => a + d[k], 0);
+    if (
+      dirs.length !== directions ||
+      dirs.some((d) => !isCount(d.offeredCount) || !isCount(d.receivedCount)) ||
+      sum("offeredCount") !== counts.offeredCount ||
+      sum("receivedCount") !== counts.receivedCount
+    ) {
+      throw new InvalidTrialCountsError(request, counts);
+    }
   }
   const intendedCount = request.loadPps * request.durationS * directions;
   const { offeredCount, receivedCount } = counts;
