@@ -2,10 +2,11 @@
 // connect, gather facts and tune it, build QEMU from source, deploy the VM image, start the
 // vswitch and the vhost-user VMs; then run the benchmark matrix and export its results.
 import * as pulumi from "@pulumi/pulumi";
-import { checkHostFacts, duts, formatErrors, type VethNic } from "./lib/lab";
-import { benchPlan } from "./lib/plan/benchPlan";
+import { checkHostFacts, duts, formatErrors, mgmtCable, type VethNic } from "./lib/lab";
+import { benchPlan, type SshEndpoint } from "./lib/plan/benchPlan";
 import { loadLab } from "./components/shared/loadLab";
 import { LocalSshd } from "./components/ssh/LocalSshd";
+import type { Connection } from "./components/shared/hostScript";
 import { configuredConnection } from "./components/ssh/connection";
 import { DutHost } from "./components/dut/DutHost";
 import { QemuBuild, qemuStackRoot } from "./components/qemu/QemuBuild";
@@ -16,6 +17,13 @@ import { VhostUserVm } from "./components/vm/VhostUserVm";
 import { Benchmark } from "./components/benchmark/Benchmark";
 
 const stack = pulumi.getStack();
+const sshEndpoint = (c: pulumi.Unwrap<Connection>): SshEndpoint => ({
+  host: String(c.host),
+  port: Number(c.port ?? 22),
+  user: String(c.user ?? "root"),
+  privateKey: String(c.privateKey ?? ""),
+  hostKey: String(c.hostKey ?? ""),
+});
 const lab = loadLab();
 if (lab.matrix.vringSizes.length !== 1) {
   throw new pulumi.RunError(
@@ -28,6 +36,11 @@ if (lab.tg.kind !== "trafgen") {
     `vhost-perf-lab:tg.kind ${lab.tg.kind}: only the local lab's trafgen TG is deployable so far (TRex, VPP and the kernel command-line tunings are planned); validate this lab with: npm run lab:check -- Pulumi.${pulumi.getStack()}.yaml`,
   );
 }
+
+// the TG host: the DUT itself, or a host of its own (the 2-node local lab: a network namespace
+// with its own sshd, cabled to the DUT by veth pairs)
+const tgHost = lab.hosts.find((h) => h.name === lab.tg.host)!;
+const tgCable = mgmtCable(tgHost);
 
 const labs = duts(lab).map((host) => {
   const connection = host.ssh.managed
@@ -75,9 +88,20 @@ const labs = duts(lab).map((host) => {
   const tgPorts = new TrafgenPorts(`${host.name}-tg`, {
     connection,
     ports: veths,
+    ...(tgCable ? { mgmt: tgCable } : {}),
     after: [dut.dirsToken],
     dependsOn: [dut.ready],
   });
+  // the TG host's own connection: everything on the TG side (ports, trafgen, counters) uses it
+  const tgSsh = tgCable
+    ? new LocalSshd(`${tgHost.name}-ssh`, {
+        port: tgHost.ssh.port,
+        user: tgHost.ssh.user,
+        netns: { name: tgCable.netns, address: tgHost.ssh.host },
+        after: [tgPorts.token],
+        dependsOn: [tgPorts.ready],
+      })
+    : undefined;
   const hugepagesMount = dut.hugepages.apply((h) => h.mount);
   const vswitch = new Vswitch(`${host.name}-vswitch`, {
     connection,
@@ -112,22 +136,28 @@ const labs = duts(lab).map((host) => {
 
   // 5. the benchmark matrix, after everything is up
   const plan = pulumi
-    .all([pulumi.output(connection), vswitch.status, pulumi.all(vms.map((v) => v.status))])
-    .apply(([c, sw, vmStatus]) =>
+    .all([
+      pulumi.output(connection),
+      vswitch.status,
+      pulumi.all(vms.map((v) => v.status)),
+      tgSsh ? tgSsh.connection : pulumi.output(undefined),
+    ])
+    .apply(([c, sw, vmStatus, tc]) =>
       benchPlan(lab, {
         stack,
         host,
-        ssh: {
-          host: String(c.host),
-          port: Number(c.port ?? 22),
-          user: String(c.user ?? "root"),
-          privateKey: String(c.privateKey ?? ""),
-          hostKey: String(c.hostKey ?? ""),
-        },
+        ssh: sshEndpoint(c),
         vswitchPid: sw.pid,
         vswitchPrefix: vswitch.prefix,
         vmPids: vmStatus.map((s) => s.pid),
-        tg: { netns: tgPorts.netns, txIf: tgPorts.nsIfs[0]!, rxIf: tgPorts.nsIfs[1]! },
+        tg: {
+          // a TG host of its own lives in the netns: its session is already there
+          netns: tc ? "" : tgPorts.netns,
+          txIf: tgPorts.nsIfs[0]!,
+          rxIf: tgPorts.nsIfs[1]!,
+          directions: tc ? 2 : 1,
+          ...(tc ? { host: { name: tgHost.name, ssh: sshEndpoint(tc) } } : {}),
+        },
       }),
     );
   const bench = new Benchmark(`${host.name}-bench`, { plan, connection, dependsOn: vms.map((v) => v.ready) });

@@ -7,9 +7,11 @@
 #   local-sshd.sh probe  exit 0 when it runs (started again if it had died), 3 when its keys are gone
 #
 # Environment:
-#   LAB_SSHD_DIR   directory for keys, config, pidfile, log (the stack's state dir)
-#   LAB_SSHD_PORT  TCP port on 127.0.0.1
-#   LAB_SSHD_USER  login user (default root)
+#   LAB_SSHD_DIR    directory for keys, config, pidfile, log (the stack's state dir)
+#   LAB_SSHD_PORT   TCP port
+#   LAB_SSHD_USER   login user (default root)
+#   LAB_SSHD_NETNS  optional: run inside this network namespace (a host of its own: the local
+#                   lab's TG server), listening on LAB_SSHD_ADDR (its management address)
 # The sshd runs as "sshd-lab" (a symlink to /usr/sbin/sshd) so it is easy to tell apart.
 set -euo pipefail
 
@@ -17,6 +19,15 @@ dir=${LAB_SSHD_DIR:?LAB_SSHD_DIR is required}
 port=${LAB_SSHD_PORT:?LAB_SSHD_PORT is required}
 user=${LAB_SSHD_USER:-root}
 pidfile="$dir/sshd.pid"
+netns=${LAB_SSHD_NETNS:-}
+addr=127.0.0.1
+in_ns=()
+if [ -n "$netns" ]; then
+  addr=${LAB_SSHD_ADDR:?LAB_SSHD_ADDR is required with LAB_SSHD_NETNS}
+  [[ $netns =~ ^[a-z][a-z0-9-]{0,11}$ ]] || { printf '[local-sshd] ERROR: bad netns name %s\n' "$netns" >&2; exit 1; }
+  [[ $addr =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || { printf '[local-sshd] ERROR: bad address %s\n' "$addr" >&2; exit 1; }
+  in_ns=(ip netns exec "$netns")
+fi
 
 log() { printf '[local-sshd] %s\n' "$*" >&2; }
 
@@ -51,7 +62,7 @@ up() {
   chmod 0600 "$dir/authorized_keys"
   ln -sfn /usr/sbin/sshd "$dir/sshd-lab"
   cat >"$dir/sshd_config" <<EOF
-ListenAddress 127.0.0.1
+ListenAddress $addr
 Port $port
 HostKey $dir/host_ed25519
 AuthorizedKeysFile $dir/authorized_keys
@@ -71,23 +82,27 @@ EOF
   mkdir -p /run/sshd
   if ! running_pid >/dev/null; then
     "$dir/sshd-lab" -t -f "$dir/sshd_config" || { log "ERROR: sshd rejected $dir/sshd_config"; exit 1; }
-    "$dir/sshd-lab" -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null
-    log "started sshd-lab on 127.0.0.1:$port"
+    if [ -n "$netns" ] && ! ip netns exec "$netns" true 2>/dev/null; then
+      log "ERROR: network namespace $netns does not exist (its wiring step makes it)"
+      exit 1
+    fi
+    "${in_ns[@]}" "$dir/sshd-lab" -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null
+    log "started sshd-lab on $addr:$port${netns:+ in netns $netns}"
   else
     log "sshd-lab already running (pid $(running_pid))"
   fi
   local i
   for i in $(seq 1 50); do
-    running_pid >/dev/null && ssh-keyscan -T 1 -p "$port" -t ed25519 127.0.0.1 >/dev/null 2>&1 && break
-    [ "$i" = 50 ] && { log "ERROR: sshd-lab did not answer on 127.0.0.1:$port (log: $dir/sshd.log)"; exit 1; }
+    running_pid >/dev/null && ssh-keyscan -T 1 -p "$port" -t ed25519 "$addr" >/dev/null 2>&1 && break
+    [ "$i" = 50 ] && { log "ERROR: sshd-lab did not answer on $addr:$port (log: $dir/sshd.log)"; exit 1; }
     sleep 0.1
   done
   # one JSON line; the caller marks it secret (it carries the private key)
-  python3 - "$dir" "$port" "$user" <<'PY'
+  python3 - "$dir" "$port" "$user" "$addr" <<'PY'
 import json, sys
-d, port, user = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+d, port, user, addr = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 host_key = " ".join(open(f"{d}/host_ed25519.pub").read().split()[:2])
-print(json.dumps({"host": "127.0.0.1", "port": port, "user": user, "hostKey": host_key,
+print(json.dumps({"host": addr, "port": port, "user": user, "hostKey": host_key,
                   "privateKey": open(f"{d}/client_ed25519").read()}))
 PY
 }
@@ -115,17 +130,21 @@ probe() {
     exit 0
   fi
   if [ ! -f "$dir/host_ed25519" ] || [ ! -f "$dir/client_ed25519" ] || [ ! -f "$dir/sshd_config" ]; then
-    log "sshd-lab on 127.0.0.1:$port is not running and its keys are gone"
+    log "sshd-lab on $addr:$port is not running and its keys are gone"
     exit 3
   fi
-  "$dir/sshd-lab" -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null
+  if [ -n "$netns" ] && ! ip netns exec "$netns" true 2>/dev/null; then
+    log "sshd-lab on $addr:$port is not running and its network namespace $netns is gone"
+    exit 3
+  fi
+  "${in_ns[@]}" "$dir/sshd-lab" -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null
   local i
   for i in $(seq 1 50); do
     running_pid >/dev/null && break
-    [ "$i" = 50 ] && { log "sshd-lab on 127.0.0.1:$port was not running and did not start again (log: $dir/sshd.log)"; exit 1; }
+    [ "$i" = 50 ] && { log "sshd-lab on $addr:$port was not running and did not start again (log: $dir/sshd.log)"; exit 1; }
     sleep 0.1
   done
-  log "sshd-lab on 127.0.0.1:$port was not running: started it again with the same keys"
+  log "sshd-lab on $addr:$port was not running: started it again with the same keys"
   exit 0
 }
 

@@ -23,7 +23,8 @@
 # skipped: it is nobody's RT thread any more. The runtime is restored after the threads, the
 # global sysctl before the root group (a kernel with RT_GROUP_SCHED refuses the other order).
 # The trial file ($LAB_RUN_DIR/trafgen/trial.pid): "<pid> <start time>" per process of the
-# running trial, and "qdisc <netns> <dev>" for the pacing qdisc on the TG interface.
+# running trial, and "qdisc <netns> <dev>" for each pacing qdisc on a TG port (netns "-": the
+# trial ran in the caller's own namespace, e.g. the 2-node local lab's TG host).
 #
 # Environment: LAB_RUN_DIR (/run/vhost-perf-lab/<stack>, from scripts/lib/step.sh or the runner).
 # Output: one JSON line. Exit 0 when everything listed is back (the record is gone), 1 when
@@ -167,11 +168,11 @@ stop_trial() {
   local dir=${trial_file%/*} first second third i k left
   local pids=() starts=()
   if [ -f "$trial_file" ]; then
-    local ns="" dev=""
+    local qdiscs=() q ns dev
     while read -r first second third; do
       if [ "$first" = qdisc ]; then
         if [[ "$second" =~ ^[A-Za-z0-9_.-]{1,64}$ && "$third" =~ ^[A-Za-z0-9_.-]{1,15}$ ]]; then
-          ns=$second dev=$third
+          qdiscs+=("$second $third")
         fi
       elif [[ "$first" =~ ^[0-9]+$ && "$second" =~ ^[0-9]+$ ]] && alive "$first" "$second"; then
         pids+=("$first") starts+=("$second")
@@ -190,9 +191,15 @@ stop_trial() {
         if alive "${pids[$k]}" "${starts[$k]}"; then kill -KILL "${pids[$k]}" 2>/dev/null || true; fi
       done
     fi
-    if [ -n "$ns" ] && ip netns exec "$ns" tc qdisc show dev "$dev" root 2>/dev/null | grep -q '^qdisc tbf'; then
-      ip netns exec "$ns" tc qdisc del dev "$dev" root 2>/dev/null && qdisc_removed=true
-    fi
+    # "qdisc <netns> <dev>" per paced port; netns "-": the trial ran in this namespace
+    for q in "${qdiscs[@]}"; do
+      read -r ns dev <<<"$q"
+      local in_ns=()
+      [ "$ns" = - ] || in_ns=(ip netns exec "$ns")
+      if "${in_ns[@]}" tc qdisc show dev "$dev" root 2>/dev/null | grep -q '^qdisc tbf'; then
+        "${in_ns[@]}" tc qdisc del dev "$dev" root 2>/dev/null && qdisc_removed=true
+      fi
+    done
   fi
   if [ -d "$dir" ]; then
     rm -rf -- "$dir" && files_removed=true

@@ -22,6 +22,9 @@
 #   TG_HOST_IFS  host-side veth ends, comma-separated (default vpl-sw0,vpl-sw1)
 #   TG_NS_IFS    netns-side veth ends, same count     (default vpl-tg0,vpl-tg1)
 #   TG_MTU       MTU on every end                     (default 1500; 9000B frames need >= 8982)
+#   TG_MGMT      optional management cable of a TG host living in the netns (its own sshd):
+#                "<host end>,<netns end>,<host address/prefix>,<netns address/prefix>", e.g.
+#                "gen-mgmt,mgmt0,10.250.22.1/30,10.250.22.2/30": one more veth pair, addressed
 # Prints one JSON line on stdout; diagnostics go to stderr.
 set -euo pipefail
 
@@ -80,6 +83,13 @@ undo_setup() {
 
 IFS=',' read -r -a HOST_IFS <<<"$HOST_IFS_CSV"
 IFS=',' read -r -a NS_IFS <<<"$NS_IFS_CSV"
+MGMT=()
+[ -z "${TG_MGMT:-}" ] || IFS=',' read -r -a MGMT <<<"$TG_MGMT"
+if ((${#MGMT[@]} > 0)); then
+  # the management cable is one more pair (made, checked and removed like the others)
+  HOST_IFS+=("${MGMT[0]:-}")
+  NS_IFS+=("${MGMT[1]:-}")
+fi
 
 validate() {
   # names start with a letter or digit: never taken for an option by ip
@@ -89,7 +99,13 @@ validate() {
   fi
   ((${#HOST_IFS[@]} >= 1)) || die "TG_HOST_IFS is empty"
   ((${#HOST_IFS[@]} == ${#NS_IFS[@]})) || die "TG_HOST_IFS and TG_NS_IFS differ in length"
-  local name
+  local name cidr
+  if ((${#MGMT[@]} > 0)); then
+    ((${#MGMT[@]} == 4)) || die "TG_MGMT '${TG_MGMT:-}' is not <host end>,<netns end>,<host addr/prefix>,<netns addr/prefix>"
+    for cidr in "${MGMT[2]}" "${MGMT[3]}"; do
+      [[ "$cidr" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] || die "TG_MGMT: '$cidr' is not an IPv4 address/prefix"
+    done
+  fi
   for name in "${HOST_IFS[@]}" "${NS_IFS[@]}"; do
     # Linux interface names: at most 15 bytes, no '/', no whitespace.
     [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$ ]] || die "bad interface name '$name'"
@@ -174,6 +190,10 @@ setup() {
     ip link set dev "$host" mtu "$MTU" up
     ip -n "$NS" link set dev "$nsif" mtu "$MTU" up
   done
+  if ((${#MGMT[@]} > 0)); then
+    ip addr replace "${MGMT[2]}" dev "${MGMT[0]}"
+    ip -n "$NS" addr replace "${MGMT[3]}" dev "${MGMT[1]}"
+  fi
   UNDO=0
 }
 

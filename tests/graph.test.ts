@@ -220,12 +220,20 @@ function assertSecrets(graph: ResourceGraph, privateKey: string, hostKey: string
 
 test("3. secrets: every remote connection is a secret, no plain input or output holds a private key", () => {
   assertSecrets(local.graph, FAKE_PRIVATE_KEY, FAKE_HOST_KEY);
-  const sshd = oneStep(local.graph, "local-sshd.sh");
-  assert.deepEqual(
-    sshd.additionalSecretOutputs,
-    ["stdout"],
-    "the lab sshd prints the client key: stdout must be secret",
-  );
+  // two lab sshds: the DUT's on loopback, the TG host's in its netns
+  const sshds = steps(local.graph, "local-sshd.sh");
+  assert.deepEqual(sshds.map((r) => r.name).sort(), ["gen-ssh-sshd", "local-ssh-sshd"]);
+  for (const sshd of sshds) {
+    assert.deepEqual(
+      sshd.additionalSecretOutputs,
+      ["stdout"],
+      `${sshd.name}: the lab sshd prints the client key: stdout must be secret`,
+    );
+  }
+  const tgSshd = sshds.find((r) => r.name === "gen-ssh-sshd")!;
+  const env = tgSshd.inputs["environment"] as Record<string, string>;
+  assert.equal(env["LAB_SSHD_NETNS"], "gen");
+  assert.equal(env["LAB_SSHD_ADDR"], "10.250.22.2");
   const outputs = JSON.stringify(local.outputs);
   assert.ok(!outputs.includes("PRIVATE KEY"), "a stack output holds the private key");
   assert.deepEqual(
@@ -242,7 +250,13 @@ test("3b. secrets: a configured host's key (a stack secret) stays a secret on ev
     // what `pulumi config set --secret --path 'hosts[0].ssh.privateKey'` hands the program
     secretKeys: ["vhost-perf-lab:hosts"],
     edit: (config) => {
-      const host = (config["hosts"] as Record<string, unknown>[])[0]!;
+      // one configured host in both roles (the TG host of the 2-node local lab is managed)
+      const hosts = config["hosts"] as Record<string, unknown>[];
+      hosts.splice(1);
+      const host = hosts[0]!;
+      host["roles"] = ["dut", "tg"];
+      (host["cpus"] as Record<string, unknown>)["tg"] = "0";
+      (config["tg"] as Record<string, unknown>)["host"] = host["name"];
       host["ssh"] = {
         host: "127.0.0.1",
         port: 2022,
@@ -270,6 +284,11 @@ test("4. ordering: benchmark after VMs, vswitch and tuning; VM after QEMU and im
   after(bench, steps(graph, "vswitch-testpmd.sh"), "the vswitch");
   after(bench, tuningChain(graph), "the DUT tuning steps");
   after(bench, steps(graph, "tg-netns.sh"), "the TG ports");
+  // the TG host's sshd lives in the netns the wiring makes; the benchmark uses its connection
+  const tgSshd = steps(graph, "local-sshd.sh").filter((r) => r.name === "gen-ssh-sshd");
+  after(bench, tgSshd, "the TG host's sshd");
+  for (const r of tgSshd)
+    after(r, steps(graph, "tg-netns.sh"), "the wiring (its netns and management cable)");
 
   for (const vm of steps(graph, "vm.sh")) {
     after(vm, steps(graph, "qemu-build.sh"), "the QEMU build");
@@ -290,7 +309,7 @@ test("4. ordering: benchmark after VMs, vswitch and tuning; VM after QEMU and im
 
   const facts = oneStep(graph, "dut-facts.sh");
   for (const r of graph.commands()) {
-    if (r === facts || stepOf(r) === "local-sshd.sh") continue;
+    if (r === facts || r.name === "local-ssh-sshd") continue;
     assert.ok(graph.dependsOn(r, facts), `${r.name} (${stepOf(r)}) does not depend on the facts step`);
   }
   // the facts step comes first: it depends on nothing of the host

@@ -86,6 +86,44 @@ test(
   },
 );
 
+test(
+  "tg-netns.sh with TG_MGMT: a management cable, addressed, reachable from the host; teardown takes it",
+  { skip },
+  () => {
+    const w = wiring();
+    const mgmtHost = `${w.host[0]!.slice(0, 9)}m`;
+    const env = { ...w.env, TG_MGMT: `${mgmtHost},mgmt0,10.250.251.1/30,10.250.251.2/30` };
+    w.host.push(mgmtHost); // the after-hook removes it too
+    const up = tg("setup", env);
+    assert.equal(up.status, 0, up.stderr);
+    assert.match(ip("-4", "addr", "show", "dev", mgmtHost).stdout, /10\.250\.251\.1\/30/);
+    assert.match(ip("-n", w.ns, "-4", "addr", "show", "dev", "mgmt0").stdout, /10\.250\.251\.2\/30/);
+    // a listener inside the netns on its management address, reached from the host (no ping here)
+    const reach = spawnSync(
+      "bash",
+      [
+        "-c",
+        `ip netns exec ${w.ns} python3 -c 'import socket; s=socket.socket(); s.bind(("10.250.251.2", 45099)); s.listen(); c, _ = s.accept(); c.send(b"hi")' &
+       for i in $(seq 50); do exec 3<>/dev/tcp/10.250.251.2/45099 2>/dev/null && break; sleep 0.1; done; cat <&3; wait`,
+      ],
+      { encoding: "utf8", timeout: 20_000 },
+    );
+    assert.equal(reach.stdout, "hi", `the netns host answers on its management address: ${reach.stderr}`);
+    assert.equal(tg("status", env).status, 0);
+    ip("link", "del", "dev", mgmtHost); // drift: the management cable is cut
+    assert.equal(tg("status", env).status, 3, "a cut management cable is drift");
+    assert.equal(tg("setup", env).status, 0, "setup makes it again");
+    assert.equal(tg("teardown", env).status, 0);
+    gone(w);
+    assert.equal(
+      tg("setup", { ...env, TG_MGMT: `${mgmtHost},mgmt0,10.250.251.1` }).status,
+      1,
+      "a malformed TG_MGMT is refused",
+    );
+    gone(w);
+  },
+);
+
 test("tg-netns.sh setup on leftovers: a veth whose peer is not in the netns is made again", { skip }, () => {
   const w = wiring();
   // a half-torn earlier wiring: pair 0's veth with both ends in the host, pair 1's netns end

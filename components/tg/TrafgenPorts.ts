@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { VethNic } from "../../lib/lab";
+import { mgmtEnv, type MgmtCable, type VethNic } from "../../lib/lab";
 import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
 
 export interface TrafgenPortsArgs {
   connection: pulumi.Input<Connection>;
   /** the host's veth ports: host end for the vswitch, peer end in the TG's netns */
   ports: VethNic[];
+  /** the management cable of a TG host living in the netns (its own sshd), when there is one */
+  mgmt?: MgmtCable;
   /** tokens of the steps the wiring needs (the lab directories) */
   after?: pulumi.Input<string>[];
   dependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -13,8 +15,10 @@ export interface TrafgenPortsArgs {
 
 /**
  * The local traffic generator's wiring (scripts/tg-netns.sh): a network namespace and one
- * veth pair per port; trafgen sends and counts inside the namespace, the vswitch's
- * af_packet ports sit on the host ends. Destroy removes exactly these.
+ * veth pair per port ("cables"); trafgen sends and counts inside the namespace, the vswitch's
+ * af_packet ports sit on the host ends. In the 2-node local lab the namespace is the TG host:
+ * one more pair is its management cable, addressed, for its own sshd. Destroy removes exactly
+ * these.
  */
 export class TrafgenPorts extends pulumi.ComponentResource {
   readonly netns: string;
@@ -46,6 +50,7 @@ export class TrafgenPorts extends pulumi.ComponentResource {
           TG_HOST_IFS: this.hostIfs.join(","),
           TG_NS_IFS: this.nsIfs.join(","),
           TG_MTU: String(Math.max(...args.ports.map((p) => p.mtu))),
+          ...(args.mgmt ? { TG_MGMT: mgmtEnv(args.mgmt) } : {}),
         },
         after: args.after,
         probe: { kind: "boot", status: { script: "tg-netns.sh", args: ["status"] } },

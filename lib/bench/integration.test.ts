@@ -113,6 +113,7 @@ describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
       netns: tgEnv.TG_NETNS,
       txIf: tx as string,
       rxIf: rx as string,
+      directions: 1,
       srcMac: "02:00:00:00:00:01",
       dstMac: "02:00:00:00:00:02",
       sources: 254,

@@ -56,10 +56,16 @@ export interface DutSpec {
 export interface TrafgenSpec {
   kind: "trafgen";
   host: string;
+  /**
+   * The namespace trafgen's interfaces are in, entered with `ip netns exec` from the TG host's
+   * session; "" when the session is already there (the 2-node local lab's TG host).
+   */
   netns: string;
-  /** netns end that trafgen sends on, and the one that counts what comes back */
+  /** port 0 (direction 0 sends here) and port 1 (it counts what comes back; direction 1 sends here) */
   txIf: string;
   rxIf: string;
+  /** 1: port 0 -> port 1 only; 2: both ways at once, as CSIT measures (loads are per direction) */
+  directions: 1 | 2;
   srcMac: string;
   dstMac: string;
   /** Source IPv4 addresses cycled through, 10.10.10.1..N (CSIT: 254). */
@@ -156,6 +162,7 @@ export const PLAN_DEFAULTS = {
     netns: "vpl-tg",
     txIf: "vpl-tg0",
     rxIf: "vpl-tg1",
+    directions: 1,
     srcMac: "02:00:00:00:00:01",
     dstMac: "02:00:00:00:00:02",
     sources: 254,
@@ -419,9 +426,10 @@ function parseTg(c: Checker, value: unknown, path: string): TgSpec {
   const tg: TrafgenSpec = {
     kind,
     host,
-    netns: c.str(o, "netns", path, d.netns),
+    netns: o.netns === "" ? "" : c.str(o, "netns", path, d.netns),
     txIf: c.str(o, "txIf", path, d.txIf),
     rxIf: c.str(o, "rxIf", path, d.rxIf),
+    directions: o.directions === 2 ? 2 : 1,
     srcMac: c.str(o, "srcMac", path, d.srcMac),
     dstMac: c.str(o, "dstMac", path, d.dstMac),
     sources: c.num(o, "sources", path, { fallback: d.sources, min: 1, max: 254, integer: true }),
@@ -434,7 +442,9 @@ function parseTg(c: Checker, value: unknown, path: string): TgSpec {
       "is no longer set by the plan: the trafgen files live in /run/vhost-perf-lab/<stack>/trafgen (remove the key)",
     );
   }
-  if (!NETNS_RE.test(tg.netns)) c.fail(`${path}.netns`, "not a valid netns name");
+  if (tg.netns !== "" && !NETNS_RE.test(tg.netns)) c.fail(`${path}.netns`, "not a valid netns name");
+  if (o.directions !== undefined && o.directions !== 1 && o.directions !== 2)
+    c.fail(`${path}.directions`, "must be 1 (port 0 -> port 1) or 2 (both ways at once)");
   for (const key of ["txIf", "rxIf"] as const) {
     if (!IFNAME_RE.test(tg[key])) c.fail(`${path}.${key}`, "not a valid interface name (max 15 chars)");
   }

@@ -8,6 +8,17 @@ import { frameLabel, l1BitsPerSecond, type FrameSize } from "../measure/units";
 import type { CfsPolicy } from "./plan";
 import type { CellSchedReport } from "./schedPolicy";
 
+/** One direction of a trial: TG port txPort -> (DUT) -> TG port rxPort. */
+export interface DirectionReport {
+  txPort: number;
+  rxPort: number;
+  offered: number;
+  received: number;
+  loss: number;
+  /** received packets per second in this direction */
+  pps: number;
+}
+
 export interface MrrTrialReport {
   offered: number;
   received: number;
@@ -15,6 +26,28 @@ export interface MrrTrialReport {
   loss: number;
   /** received packets per second, all directions */
   pps: number;
+  /** the same per direction, when the TG sends both ways */
+  directions?: DirectionReport[];
+}
+
+function directionReports(
+  t: {
+    perDirection?: readonly { txPort: number; rxPort: number; offeredCount: number; receivedCount: number }[];
+  },
+  durationS: number,
+): { directions?: DirectionReport[] } {
+  if (!t.perDirection) return {};
+  return {
+    directions: t.perDirection.map((d) => ({
+      txPort: d.txPort,
+      rxPort: d.rxPort,
+      offered: d.offeredCount,
+      received: d.receivedCount,
+      loss:
+        d.offeredCount === 0 ? 1 : round(Math.max(0, (d.offeredCount - d.receivedCount) / d.offeredCount)),
+      pps: round(d.receivedCount / durationS, 3),
+    })),
+  };
 }
 
 export interface MrrReport {
@@ -30,6 +63,8 @@ export interface MrrReport {
   l1Bps: number;
   /** trials where the generator sent less than asked (the MRR is then of a lower load) */
   shortfallTrials: number;
+  /** mean receive rate per direction (index = direction), when the TG sends both ways */
+  avgPpsPerDirection?: number[];
 }
 
 export interface GoalReport {
@@ -62,6 +97,7 @@ export interface NdrPdrReport {
     received: number;
     loss: number;
     why: string;
+    directions?: DirectionReport[];
   }[];
 }
 
@@ -119,16 +155,22 @@ export function finiteOrNull(x: number): number | null {
 }
 
 export function shapeMrr(testName: string, result: MrrResult): MrrReport {
+  const trials = result.trials.map((t) => ({
+    offered: t.offeredCount,
+    received: t.receivedCount,
+    loss: round(t.lossRatio),
+    pps: round(t.receivedPps, 3),
+    ...directionReports(t, result.trialDurationS),
+  }));
+  const perDir = trials[0]?.directions?.map((_, d) =>
+    round(trials.reduce((sum, t) => sum + (t.directions?.[d]?.pps ?? 0), 0) / trials.length, 3),
+  );
   return {
     testName,
     loadPps: result.maxLoadPps,
     trialDurationS: result.trialDurationS,
-    trials: result.trials.map((t) => ({
-      offered: t.offeredCount,
-      received: t.receivedCount,
-      loss: round(t.lossRatio),
-      pps: round(t.receivedPps, 3),
-    })),
+    trials,
+    ...(perDir ? { avgPpsPerDirection: perDir } : {}),
     avgPps: round(result.averagePps, 3),
     stdevPps: round(finiteOrNull(result.stdevPps) ?? 0, 3),
     cov: finiteOrNull(result.coefficientOfVariation) === null ? null : round(result.coefficientOfVariation),
@@ -176,6 +218,7 @@ export function shapeNdrPdr(
       received: t.receivedCount,
       loss: round(t.lossRatio),
       why: t.why,
+      ...directionReports(t, t.durationS),
     })),
   };
 }

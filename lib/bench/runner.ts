@@ -242,12 +242,16 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
       report.hosts[name] = await abortable(hostFacts(exec), signal);
     }
     generator = new TrafgenGenerator(tgExec, tgSpec, { runDir: paths.runDir, cleanupScript: restoreScript });
+    const where = tgSpec.netns === "" ? tgSpec.host : `${tgSpec.host}/${tgSpec.netns}`;
     report.tg = {
       kind: "trafgen",
       directions: generator.directions,
       note:
-        `one direction only (${tgSpec.netns}:${tgSpec.txIf} -> vswitch -> ${tgSpec.netns}:${tgSpec.rxIf}); ` +
-        "CSIT reports the aggregate of two directions, so these figures are not comparable 1:1",
+        generator.directions === 2
+          ? `both directions at once (${where}: ${tgSpec.txIf} -> DUT -> ${tgSpec.rxIf} and back), each at the ` +
+            "per-direction load; rates are the aggregate of both as CSIT reports them, per direction in each trial"
+          : `one direction only (${where}: ${tgSpec.txIf} -> vswitch -> ${tgSpec.rxIf}); ` +
+            "CSIT reports the aggregate of two directions, so these figures are not comparable 1:1",
     };
     report.notes.push(
       "the negotiated vring size is not verified by the runner: it is whatever the VM launcher configured (rx/tx_queue_size)",

@@ -200,13 +200,17 @@ describe("scripts/sched-restore.sh", { skip: skipAll, timeout: 60_000 }, () => {
           ["netns", "add", ns],
           ["-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
           ["-n", ns, "link", "set", "d0", "up"],
+          ["-n", ns, "link", "set", "d1", "up"],
         ])
           assert.equal(spawnSync("ip", args).status, 0, `ip ${args.join(" ")}`);
-        const tc = spawnSync("ip", [
-          ...["netns", "exec", ns, "tc", "qdisc", "replace", "dev", "d0", "root", "tbf"],
-          ...["rate", "1mbit", "burst", "1600", "limit", "30000"],
-        ]);
-        assert.equal(tc.status, 0, tc.stderr?.toString());
+        // a bidirectional trial paces both ports
+        for (const dev of ["d0", "d1"]) {
+          const tc = spawnSync("ip", [
+            ...["netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf"],
+            ...["rate", "1mbit", "burst", "1600", "limit", "30000"],
+          ]);
+          assert.equal(tc.status, 0, tc.stderr?.toString());
+        }
         await new Promise((r) => setTimeout(r, 100));
         const tpid = trial.pid as number;
         const st = (p: number): string => startTime(p, p);
@@ -215,7 +219,7 @@ describe("scripts/sched-restore.sh", { skip: skipAll, timeout: 60_000 }, () => {
         writeFileSync(
           `${dir}/trafgen/trial.pid`,
           // the stranger is listed with a wrong start time: not ours, never signalled
-          `${tpid} ${st(tpid)}\n${stranger.pid} ${Number(st(stranger.pid as number)) + 7}\nqdisc ${ns} d0\n`,
+          `${tpid} ${st(tpid)}\n${stranger.pid} ${Number(st(stranger.pid as number)) + 7}\nqdisc ${ns} d0\nqdisc ${ns} d1\n`,
         );
         chrt(["-r", "-p", "1", String(tid)]);
         writeFileSync(
@@ -236,10 +240,12 @@ describe("scripts/sched-restore.sh", { skip: skipAll, timeout: 60_000 }, () => {
         await new Promise((r) => setTimeout(r, 100));
         assert.notEqual(trial.exitCode ?? trial.signalCode, null, "the trial process was stopped");
         assert.equal(stranger.exitCode ?? stranger.signalCode, null, "a process that is not ours lives on");
-        const q = spawnSync("ip", ["netns", "exec", ns, "tc", "qdisc", "show", "dev", "d0", "root"], {
-          encoding: "utf8",
-        });
-        assert.doesNotMatch(q.stdout, /tbf/);
+        for (const dev of ["d0", "d1"]) {
+          const q = spawnSync("ip", ["netns", "exec", ns, "tc", "qdisc", "show", "dev", dev, "root"], {
+            encoding: "utf8",
+          });
+          assert.doesNotMatch(q.stdout, /tbf/, `${dev}'s pacing qdisc is gone`);
+        }
         const again = run("check", dir);
         assert.equal(again.json.stale, false, "a second call finds nothing");
       } finally {

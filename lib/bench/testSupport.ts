@@ -240,7 +240,7 @@ export class FakeLab {
     if (script.includes("mkdir /run/vhost-perf-lab") || call.command.startsWith("for d in")) return ok();
     if (call.command.startsWith("mkdir -p") && call.command.includes("cat >")) return ok();
     if (call.command.includes("/mtu")) return ok(`${this.mtu}\n${this.mtu}\n`);
-    if (call.command.includes("ip netns exec") && script.includes("trafgen")) return this.trial(script);
+    if (call.command.endsWith("bash -s") && script.includes("timeout -s INT")) return this.trial(script);
     if (script.includes("vhost-perf-lab-sched-record 1")) {
       // applyScript: refuse over an old record; write the record; then the changes below
       if (this.record !== null) return { code: 4, stderr: "cfsrr1: sched.record is still there" };
@@ -327,14 +327,20 @@ export class FakeLab {
     }
     const pps = Number(/-b (\d+)pps/.exec(script)?.[1]);
     const count = Number(/-n (\d+)/.exec(script)?.[1]);
+    // one trafgen per direction; each direction loses the same share here
+    const directions = script.split("timeout -s INT").length - 1;
     const received = Math.round(count * (1 - this.lossAt(pps)));
-    const before = `C before 7 ${this.txCounter} 8 ${this.rxCounter} 0`;
+    const lines: string[] = [];
+    for (let d = 0; d < directions; d++)
+      lines.push(`C before ${d} 7 ${this.txCounter} 8 ${this.rxCounter} 0`);
     this.txCounter += BigInt(count);
     this.rxCounter += BigInt(received);
-    const after = `C after 7 ${this.txCounter} 8 ${this.rxCounter} 0`;
-    return ok(
-      `${before}\n${after}\nRC 0\nWALL 1020000\n           1 sec, 1000 usec on CPU0 (${count} packets)\n`,
-    );
+    for (let d = 0; d < directions; d++) lines.push(`C after ${d} 7 ${this.txCounter} 8 ${this.rxCounter} 0`);
+    for (let d = 0; d < directions; d++) lines.push(`RC ${d} 0`);
+    lines.push("WALL 1020000");
+    for (let d = 0; d < directions; d++)
+      lines.push(`T ${d}            1 sec, 1000 usec on CPU0 (${count} packets)`);
+    return ok(`${lines.join("\n")}\n`);
   }
 }
 

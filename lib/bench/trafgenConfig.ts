@@ -21,6 +21,11 @@ export interface TrafgenConfigOptions {
   /** distinct source IPv4 addresses, 1..254 */
   sources: number;
   udpPort?: number;
+  /**
+   * The reverse direction of a bidirectional trial (CSIT's second stream): sources
+   * 20.20.20.1..N toward 10.10.10.1.
+   */
+  reverse?: boolean;
 }
 
 export interface TrafgenConfig {
@@ -74,14 +79,9 @@ export function packetHeaders(
     17, // UDP
     0x00,
     0x00, // checksum, filled below
-    10,
-    10,
-    10,
-    sourceIndex,
-    20,
-    20,
-    20,
-    1,
+    ...(options.reverse
+      ? [20, 20, 20, sourceIndex, 10, 10, 10, 1]
+      : [10, 10, 10, sourceIndex, 20, 20, 20, 1]),
   ];
   const csum = ipv4Checksum(ip);
   ip[10] = csum >> 8;
@@ -135,7 +135,8 @@ export function trafgenConfig(frame: FrameSize, options: TrafgenConfigOptions): 
   const maxPacketBytes = maxFrame - FCS_BYTES;
   const header =
     `# vhost-perf-lab: ${frame === "IMIX_v4_1" ? "IMIX_v4_1" : `${frame}B`} UDP/IPv4, ` +
-    `10.10.10.1-${Math.min(options.sources, frames.length)} -> 20.20.20.1, ${frames.length} packets round-robin`;
+    `${options.reverse ? "20.20.20" : "10.10.10"}.1-${Math.min(options.sources, frames.length)} -> ` +
+    `${options.reverse ? "10.10.10" : "20.20.20"}.1, ${frames.length} packets round-robin`;
   return {
     text: `${header}\n${lines.join("\n")}\n`,
     packets: frames.length,

@@ -32,23 +32,46 @@ describe("trial output parsing", () => {
   it("reads counters, exit status, wall time and trafgen's own time", () => {
     const out = parseTrialOutput(
       [
-        "C before 7 100 8 50 0",
-        "C after 7 100100 8 99050 3",
-        "RC 0",
+        "C before 0 7 100 8 50 0",
+        "C after 0 7 100100 8 99050 3",
+        "RC 0 0",
         "WALL 1031000",
-        "           1 sec, 6858 usec on CPU0 (100000 packets)",
+        "T 0            1 sec, 6858 usec on CPU0 (100000 packets)",
       ].join("\n"),
     );
-    assert.equal(out.before.tx.value, 100n);
-    assert.equal(out.after.rx.value, 99050n);
-    assert.equal(out.after.txDropped, 3n);
-    assert.equal(out.rc, 0);
+    assert.equal(out.before[0]?.tx.value, 100n);
+    assert.equal(out.after[0]?.rx.value, 99050n);
+    assert.equal(out.after[0]?.txDropped, 3n);
+    assert.deepEqual(out.rc, [0]);
     assert.equal(out.wallUs, 1031000);
-    assert.ok(Math.abs((out.trafgenS ?? 0) - 1.006858) < 1e-9);
+    assert.ok(Math.abs((out.trafgenS[0] ?? 0) - 1.006858) < 1e-9);
+  });
+
+  it("reads both directions of a bidirectional trial", () => {
+    const out = parseTrialOutput(
+      [
+        "C before 0 7 100 8 50 0",
+        "C before 1 8 200 7 60 0",
+        "C after 0 7 1100 8 1040 0",
+        "C after 1 8 1200 7 1060 1",
+        "RC 0 0",
+        "RC 1 124",
+        "WALL 1031000",
+        "T 1 1 sec, 10 usec on CPU0 (1000 packets)",
+      ].join("\n"),
+      2,
+    );
+    assert.equal(out.after[1]?.tx.value, 1200n);
+    assert.equal(out.before[1]?.rx.ifindex, 7);
+    assert.deepEqual(out.rc, [0, 124]);
+    assert.deepEqual(out.trafgenS, [null, 1.00001]);
   });
 
   it("refuses incomplete output", () => {
-    assert.throws(() => parseTrialOutput("C before 7 1 8 1 0\nRC 0\n"), /unexpected trial output/);
+    assert.throws(() => parseTrialOutput("C before 0 7 1 8 1 0\nRC 0 0\n"), /unexpected trial output/);
+    const oneWay = "C before 0 7 1 8 1 0\nC after 0 7 2 8 2 0\nRC 0 0\nWALL 5\n";
+    assert.doesNotThrow(() => parseTrialOutput(oneWay, 1));
+    assert.throws(() => parseTrialOutput(oneWay, 2), /unexpected trial output/, "direction 1 is missing");
   });
 
   it("gives trafgen a little slack, not a lot", () => {
@@ -102,7 +125,7 @@ describe("TrafgenGenerator", () => {
       if (!call.stdin.includes("trafgen")) return ok();
       trials++;
       // ifindex of the rx interface changes: it was re-created under us
-      return ok(`C before 7 0 8 0 0\nC after 7 1000 9 1000 0\nRC 0\nWALL 1000000\n`);
+      return ok(`C before 0 7 0 8 0 0\nC after 0 7 1000 9 1000 0\nRC 0 0\nWALL 1000000\n`);
     });
     const gen = new TrafgenGenerator(exec, spec(), OPTS);
     await assert.rejects(gen.runTrial({ loadPps: 1000, durationS: 1, frame: 64 }), CounterAnomalyError);
@@ -113,7 +136,9 @@ describe("TrafgenGenerator", () => {
     let rc = 124;
     const exec = new FakeExec((call) =>
       call.stdin.includes("trafgen")
-        ? ok(`C before 7 0 8 0 0\nC after 7 400 8 400 0\nRC ${rc}\nWALL 1170000\ntrafgen: Invalid rate\n`)
+        ? ok(
+            `C before 0 7 0 8 0 0\nC after 0 7 400 8 400 0\nRC 0 ${rc}\nWALL 1170000\nT 0 trafgen: Invalid rate\n`,
+          )
         : ok(),
     );
     const gen = new TrafgenGenerator(exec, spec(), OPTS);
@@ -158,8 +183,43 @@ describe("TrafgenGenerator", () => {
     assert.ok(s.includes("qdisc %s %s") && s.includes("ns1 t0"), "the qdisc is listed for sched-restore.sh");
     assert.ok(listed > 0 && listed < s.indexOf("tc qdisc replace"), "listed before the qdisc is set");
     assert.ok(s.indexOf("trap stop TERM INT HUP") < listed, "the trap is set before anything starts");
-    assert.ok(s.indexOf(`>>"$pidf"`) > s.indexOf("tp=$!"), "trafgen's pid is listed");
-    assert.match(s, /stop\(\) \{[^\n]*kill -TERM "\$tp"[^\n]*tc qdisc del dev t0 root/);
+    assert.ok(s.lastIndexOf(`>>"$pidf"`) > s.indexOf("tps+=($!)"), "trafgen's pid is listed");
+    assert.match(s, /stop\(\) \{[^\n]*kill -TERM "\$p"[^\n]*tc qdisc del dev t0 root/);
+  });
+
+  it("both directions at once: one trafgen per port with mirrored packets, counts per direction", async () => {
+    const lab = new FakeLab();
+    lab.lossAt = (pps) => (pps > 100000 ? 0.5 : 0);
+    const gen = new TrafgenGenerator(lab.exec, { ...spec(), netns: "", directions: 2 }, OPTS);
+    assert.equal(gen.directions, 2);
+    const counts = await gen.runTrial({ loadPps: 200000, durationS: 1, frame: 64 });
+    assert.deepEqual(counts, {
+      offeredCount: 400000,
+      receivedCount: 200000,
+      perDirection: [
+        { txPort: 0, rxPort: 1, offeredCount: 200000, receivedCount: 100000 },
+        { txPort: 1, rxPort: 0, offeredCount: 200000, receivedCount: 100000 },
+      ],
+    });
+    const trial = lab.exec.calls.find((c) => c.stdin.includes("timeout -s INT"));
+    assert.equal(trial?.command, "bash -s", "the TG host's own session: no ip netns exec");
+    const s = trial?.stdin ?? "";
+    for (const part of ["-o t0 -b 200000pps", "-o t1 -b 200000pps", "udp-64B.cfg", "udp-64B-dir1.cfg"])
+      assert.ok(s.includes(part), `missing ${part}`);
+    for (const dev of ["t0", "t1"]) {
+      assert.ok(s.includes(`tc qdisc replace dev ${dev} root tbf`), `${dev} is paced`);
+      assert.ok(
+        s.includes(`qdisc %s %s\\n' "\${nsn:--}" ${dev}`),
+        `${dev}'s qdisc is listed with the session's netns`,
+      );
+    }
+    assert.ok(s.indexOf("udp-64B-dir1.cfg -o t1") > s.indexOf("udp-64B.cfg -o t0"));
+    assert.ok(
+      s.indexOf("nsn=$(ip netns identify") < s.indexOf("qdisc %s %s"),
+      "the session's netns is found first",
+    );
+    const cfg1 = lab.exec.calls.find((c) => c.command.includes("udp-64B-dir1.cfg"));
+    assert.match(cfg1?.stdin ?? "", /20\.20\.20\.1-254 -> 10\.10\.10\.1/, "direction 1 sends the other way");
   });
 
   it("stop() ends a running trial and removes its files with sched-restore.sh; no trial after it", async () => {

@@ -4,8 +4,10 @@
  * rate, the vswitch forwards, and what comes back is counted on the netns end of the other pair.
  *
  * One trial is one remote command: read the counters, run trafgen for the trial (bounded by a
- * deadline), wait for packets still in flight, read the counters again. offered = tx delta of the
- * sending interface, received = rx delta of the counting one. One direction only (directions = 1).
+ * deadline), wait for packets still in flight, read the counters again. Per direction, offered =
+ * tx delta of its sending port, received = rx delta of the other port. With directions = 2 (as
+ * CSIT measures) one trafgen per port sends at the same time, port 0 -> port 1 and port 1 -> port 0,
+ * each at the per-direction load; the counts are reported per direction and summed.
  *
  * Everything it puts on the TG host lives in <runDir>/trafgen (runDir = /run/vhost-perf-lab/<stack>):
  * the configs, and while a trial runs its pids and the pacing qdisc in trial.pid. stop() ends a
@@ -68,40 +70,61 @@ interface Readings {
   txDropped: bigint;
 }
 
-/** Parses "C <label> <txIfindex> <tx> <rxIfindex> <rx> <txDropped>" records of the trial script. */
-export function parseTrialOutput(stdout: string): {
-  before: Readings;
-  after: Readings;
-  rc: number;
+export interface TrialOutput {
+  /** per direction (index = direction) */
+  before: Readings[];
+  after: Readings[];
+  rc: number[];
   wallUs: number;
-  trafgenS: number | null;
-} {
+  /** trafgen's own send time per direction (null if it printed none) */
+  trafgenS: (number | null)[];
+}
+
+/**
+ * Parses the trial script's records: "C <before|after> <direction> <txIfindex> <tx> <rxIfindex>
+ * <rx> <txDropped>", "RC <direction> <exit>", "WALL <us>", and trafgen's summary lines prefixed
+ * "T <direction>" ("T 0 1 sec, 6858 usec on CPU0 (50000 packets)").
+ */
+export function parseTrialOutput(stdout: string, directions = 1): TrialOutput {
   const readings = new Map<string, Readings>();
-  let rc: number | undefined;
+  const rc: number[] = [];
   let wallUs: number | undefined;
-  let trafgenS: number | null = null;
+  const trafgenS: (number | null)[] = Array.from({ length: directions }, () => null);
   for (const line of stdout.split("\n")) {
     const f = line.trim().split(/\s+/);
-    if (f[0] === "C" && f.length >= 7) {
-      readings.set(f[1] as string, {
-        tx: { ifindex: Number(f[2]), value: parseCounter(f[3] as string, "tx_packets") },
-        rx: { ifindex: Number(f[4]), value: parseCounter(f[5] as string, "rx_packets") },
-        txDropped: parseCounter(f[6] as string, "tx_dropped"),
+    if (f[0] === "C" && f.length >= 8) {
+      readings.set(`${f[1]} ${f[2]}`, {
+        tx: { ifindex: Number(f[3]), value: parseCounter(f[4] as string, "tx_packets") },
+        rx: { ifindex: Number(f[5]), value: parseCounter(f[6] as string, "rx_packets") },
+        txDropped: parseCounter(f[7] as string, "tx_dropped"),
       });
-    } else if (f[0] === "RC") rc = Number(f[1]);
+    } else if (f[0] === "RC" && f.length >= 3) rc[Number(f[1])] = Number(f[2]);
     else if (f[0] === "WALL") wallUs = Number(f[1]);
-    else {
+    else if (f[0] === "T") {
       // trafgen's summary: "1 sec, 6858 usec on CPU0 (50000 packets)"
       const m = /(\d+) sec, (\d+) usec on CPU/.exec(line);
-      if (m) trafgenS = Number(m[1]) + Number(m[2]) / 1e6;
+      const d = Number(f[1]);
+      if (m && d >= 0 && d < directions) trafgenS[d] = Number(m[1]) + Number(m[2]) / 1e6;
     }
   }
-  const before = readings.get("before");
-  const after = readings.get("after");
-  if (!before || !after || rc === undefined || wallUs === undefined) {
+  const dirs = Array.from({ length: directions }, (_, d) => d);
+  const before = dirs.map((d) => readings.get(`before ${d}`));
+  const after = dirs.map((d) => readings.get(`after ${d}`));
+  if (
+    before.some((r) => !r) ||
+    after.some((r) => !r) ||
+    dirs.some((d) => rc[d] === undefined || Number.isNaN(rc[d])) ||
+    wallUs === undefined
+  ) {
     throw new Error(`unexpected trial output: ${JSON.stringify(stdout.slice(0, 400))}`);
   }
-  return { before, after, rc, wallUs, trafgenS };
+  return {
+    before: before as Readings[],
+    after: after as Readings[],
+    rc: rc.slice(0, directions),
+    wallUs,
+    trafgenS,
+  };
 }
 
 /** Deadline of a trial: trafgen gets its duration plus a little slack for start-up. */
@@ -122,11 +145,17 @@ export function assertWholeSeconds(durationS: number): void {
   }
 }
 
+/** One direction of a trial: trafgen sends on `tx`, what comes back is counted on `rx`. */
+interface Leg {
+  tx: string;
+  rx: string;
+}
+
 export class TrafgenGenerator implements TrafficGenerator {
-  readonly directions = 1;
+  readonly directions: 1 | 2;
   /** details of the last trial, for warnings (trafgen too slow, cut by the deadline) */
   lastTrial: TrialDetails | null = null;
-  private readonly configs = new Map<string, { path: string; config: TrafgenConfig }>();
+  private readonly configs = new Map<string, { path: string; config: TrafgenConfig }[]>();
   private readonly checked = new Set<string>();
   private inFlight: Promise<unknown> | null = null;
   private stopped = false;
@@ -134,6 +163,8 @@ export class TrafgenGenerator implements TrafficGenerator {
   readonly dir: string;
   /** the final stop, started ahead: an interrupt only has to feed it (see stop()) */
   private readonly finalStop: PreparedCommand;
+  /** direction 0: port 0 -> port 1; direction 1: port 1 -> port 0 */
+  readonly legs: Leg[];
 
   constructor(
     private readonly exec: RemoteExec,
@@ -142,6 +173,11 @@ export class TrafgenGenerator implements TrafficGenerator {
   ) {
     this.dir = `${options.runDir}/trafgen`;
     this.finalStop = prepared(exec, this.stopTrialCommand());
+    this.directions = spec.directions;
+    this.legs = [
+      { tx: spec.txIf, rx: spec.rxIf },
+      { tx: spec.rxIf, rx: spec.txIf },
+    ].slice(0, spec.directions);
   }
 
   private stopTrialCommand(): string {
@@ -152,42 +188,49 @@ export class TrafgenGenerator implements TrafficGenerator {
     if (this.stopped) throw new AbortedError("trafgen stopped");
   }
 
+  /** The command in the TG's namespace (as is when the session is already there). */
   private ns(command: string): string {
-    return `ip netns exec ${shQuote(this.spec.netns)} ${command}`;
+    return this.spec.netns === "" ? command : `ip netns exec ${shQuote(this.spec.netns)} ${command}`;
   }
 
-  /** Writes the frame's trafgen config on the TG host once and returns it. */
-  async prepare(frame: FrameSize): Promise<{ path: string; config: TrafgenConfig }> {
+  /** Writes the frame's trafgen configs (one per direction) on the TG host once. */
+  async prepare(frame: FrameSize): Promise<{ path: string; config: TrafgenConfig }[]> {
     this.assertRunning();
     const key = frameLabel(frame);
     const cached = this.configs.get(key);
     if (cached) return cached;
-    const config = trafgenConfig(frame, {
-      srcMac: this.spec.srcMac,
-      dstMac: this.spec.dstMac,
-      sources: this.spec.sources,
+    const entries = this.legs.map((_, d) => {
+      const config = trafgenConfig(frame, {
+        srcMac: d === 0 ? this.spec.srcMac : this.spec.dstMac,
+        dstMac: d === 0 ? this.spec.dstMac : this.spec.srcMac,
+        sources: this.spec.sources,
+        reverse: d === 1,
+      });
+      return { path: `${this.dir}/udp-${key}${d === 0 ? "" : `-dir${d}`}.cfg`, config };
     });
-    const path = `${this.dir}/udp-${key}.cfg`;
-    await runChecked(
-      this.exec,
-      `writing ${path}`,
-      `mkdir -p ${shQuote(this.dir)} && cat > ${shQuote(path)}`,
-      { stdin: config.text, timeoutMs: 30000 },
-    );
-    const entry = { path, config };
-    this.configs.set(key, entry);
-    return entry;
+    for (const { path, config } of entries) {
+      await runChecked(
+        this.exec,
+        `writing ${path}`,
+        `mkdir -p ${shQuote(this.dir)} && cat > ${shQuote(path)}`,
+        { stdin: config.text, timeoutMs: 30000 },
+      );
+    }
+    this.configs.set(key, entries);
+    return entries;
   }
 
   /**
-   * Fails with UnsupportedFrameError when the netns interfaces cannot carry the frame (MTU) or
-   * the namespace/interfaces are missing. (What the vswitch's af_packet ports accept is checked by
-   * the runner's probe trial.)
+   * Fails with UnsupportedFrameError when the TG ports cannot carry the frame (MTU) or they are
+   * missing. (What the vswitch's af_packet ports accept is checked by the runner's probe trial.)
    */
   async checkFrame(frame: FrameSize): Promise<void> {
-    const { config } = await this.prepare(frame);
+    const [first] = await this.prepare(frame);
+    if (!first) throw new Error("trafgen: no direction to send in");
+    const { config } = first;
     const key = frameLabel(frame);
     if (this.checked.has(key)) return;
+    const where = this.spec.netns === "" ? `on ${this.exec.name}` : `in netns ${this.spec.netns}`;
     const result = await this.exec.run(
       this.ns(
         `sh -c ${shQuote(`cat /sys/class/net/${this.spec.txIf}/mtu /sys/class/net/${this.spec.rxIf}/mtu`)}`,
@@ -196,8 +239,8 @@ export class TrafgenGenerator implements TrafficGenerator {
     );
     if (result.code !== 0) {
       throw new Error(
-        `${this.exec.name}: cannot read ${this.spec.txIf}/${this.spec.rxIf} in netns ${this.spec.netns} ` +
-          `(is tg-netns.sh setup done?): ${result.stderr.trim()}`,
+        `${this.exec.name}: cannot read ${this.spec.txIf}/${this.spec.rxIf} ${where} ` +
+          `(are the TG ports set up?): ${result.stderr.trim()}`,
       );
     }
     const [txMtu, rxMtu] = result.stdout.trim().split(/\s+/).map(Number);
@@ -216,64 +259,87 @@ export class TrafgenGenerator implements TrafficGenerator {
   }
 
   /**
-   * The remote shell of one trial (run inside the netns). It lists its own pid, trafgen's (under
-   * timeout) and the pacing qdisc in <dir>/trial.pid before it starts anything, and on TERM/INT/HUP
-   * stops trafgen and removes the qdisc itself; a trial whose directory was removed (stop() came
-   * first) does not start.
+   * The remote shell of one trial (run in the TG's namespace). It lists its own pid, each
+   * trafgen's (under timeout) and each pacing qdisc in <dir>/trial.pid before it starts anything,
+   * and on TERM/INT/HUP stops the trafgens and removes the qdiscs itself; a trial whose directory
+   * was removed (stop() came first) does not start. One trafgen per direction, started together.
    */
-  trialScript(path: string, config: TrafgenConfig, pps: number, count: number, deadlineS: number): string {
-    const { txIf, rxIf } = this.spec;
+  trialScript(
+    configs: { path: string; config: TrafgenConfig }[],
+    pps: number,
+    count: number,
+    deadlineS: number,
+  ): string {
     const dir = shQuote(this.dir);
-    const pacing = pacingQdisc(txIf, pps, config);
-    const read = (label: string): string =>
-      `printf 'C ${label} %s %s %s %s %s\\n' "$(cat /sys/class/net/${txIf}/ifindex)" ` +
-      `"$(cat /sys/class/net/${txIf}/statistics/tx_packets)" "$(cat /sys/class/net/${rxIf}/ifindex)" ` +
-      `"$(cat /sys/class/net/${rxIf}/statistics/rx_packets)" "$(cat /sys/class/net/${txIf}/statistics/tx_dropped)"`;
-    const trafgen = [
-      "timeout",
-      "-s",
-      "INT",
-      deadlineS.toFixed(3),
-      shQuote(this.spec.trafgen),
-      "-i",
-      shQuote(path),
-      "-o",
-      txIf,
-      "-b",
-      `${pps}pps`,
-      "-n",
-      String(count),
-      "-P1", // one sender process (pinned by trafgen to CPU 0)
-      "-Q", // leave IRQ affinities alone
-      "-q", // through the qdisc, i.e. the pacing tbf (trafgen bypasses qdiscs by default)
-      ...(config.jumbo ? ["-J"] : []),
-    ].join(" ");
+    // the namespace of the paced ports, for sched-restore.sh stop-trial (which may run from the
+    // DUT's session after a killed run): the session's own, when it is in a named one
+    const nsTag = this.spec.netns === "" ? '"${nsn:--}"' : shQuote(this.spec.netns);
+    const legs = this.legs.map((leg, d) => ({ ...leg, d, ...(configs[d] as (typeof configs)[0]) }));
+    const read = (label: string): string[] =>
+      legs.map(
+        ({ tx, rx, d }) =>
+          `printf 'C ${label} ${d} %s %s %s %s %s\\n' "$(cat /sys/class/net/${tx}/ifindex)" ` +
+          `"$(cat /sys/class/net/${tx}/statistics/tx_packets)" "$(cat /sys/class/net/${rx}/ifindex)" ` +
+          `"$(cat /sys/class/net/${rx}/statistics/rx_packets)" "$(cat /sys/class/net/${tx}/statistics/tx_dropped)"`,
+      );
+    const trafgen = ({ tx, path, config }: (typeof legs)[0]): string =>
+      [
+        "timeout",
+        "-s",
+        "INT",
+        deadlineS.toFixed(3),
+        shQuote(this.spec.trafgen),
+        "-i",
+        shQuote(path),
+        "-o",
+        tx,
+        "-b",
+        `${pps}pps`,
+        "-n",
+        String(count),
+        "-P1", // one sender process per direction (pinned by trafgen to CPU 0)
+        "-Q", // leave IRQ affinities alone
+        "-q", // through the qdisc, i.e. the pacing tbf (trafgen bypasses qdiscs by default)
+        ...(config.jumbo ? ["-J"] : []),
+      ].join(" ");
+    const delQdiscs = legs.map(({ tx }) => `tc qdisc del dev ${shQuote(tx)} root 2>/dev/null`).join("; ");
     return [
       "set -u",
       `d=${dir}`,
       'pidf="$d/trial.pid"',
       'st() { local s f; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; read -r -a f <<<"$s"; printf \'%s\' "${f[19]}"; }',
-      'tp=""',
-      `stop() { if [ -n "$tp" ]; then kill -TERM "$tp" 2>/dev/null; wait "$tp" 2>/dev/null; fi; tc qdisc del dev ${shQuote(txIf)} root 2>/dev/null; rm -f "$pidf" "$d/trial.out"; exit 143; }`,
+      "tps=()",
+      `stop() { local p; for p in "\${tps[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait 2>/dev/null; ${delQdiscs}; rm -f "$pidf" "$d"/trial.out.*; exit 143; }`,
       "trap stop TERM INT HUP",
-      `printf '%s %s\\nqdisc %s %s\\n' "$$" "$(st $$)" ${shQuote(this.spec.netns)} ${shQuote(txIf)} >"$pidf" 2>/dev/null || { echo "trial: $d is gone (stopped)" >&2; exit 5; }`,
-      `${pacing} || { echo "tc could not pace ${txIf} (iproute2 tc with the tbf qdisc is needed)" >&2; rm -f "$pidf"; exit 3; }`,
-      read("before"),
+      `printf '%s %s\\n' "$$" "$(st $$)" >"$pidf" 2>/dev/null || { echo "trial: $d is gone (stopped)" >&2; exit 5; }`,
+      ...(this.spec.netns === "" ? ["nsn=$(ip netns identify 2>/dev/null || true)"] : []),
+      ...legs.map(({ tx }) => `printf 'qdisc %s %s\\n' ${nsTag} ${shQuote(tx)} >>"$pidf"`),
+      ...legs.map(
+        ({ tx, config }) =>
+          `${pacingQdisc(tx, pps, config)} || { echo "tc could not pace ${tx} (iproute2 tc with the tbf qdisc is needed)" >&2; ${delQdiscs}; rm -f "$pidf"; exit 3; }`,
+      ),
+      ...read("before"),
       "s=$(date +%s%N)",
-      `${trafgen} >"$d/trial.out" 2>&1 &`,
-      "tp=$!",
-      `printf '%s %s\\n' "$tp" "$(st "$tp")" >>"$pidf"`,
-      'wait "$tp"; rc=$?',
-      'tp=""',
+      ...legs.flatMap((leg) => [
+        `${trafgen(leg)} >"$d/trial.out.${leg.d}" 2>&1 &`,
+        "tps+=($!)",
+        `printf '%s %s\\n' "$!" "$(st "$!")" >>"$pidf"`,
+      ]),
+      ...legs.map(({ d }) => `wait "\${tps[${d}]}"; rc${d}=$?`),
+      "tps=()",
       "e=$(date +%s%N)",
       `sleep ${this.spec.settleS}`,
-      read("after"),
-      `tc qdisc del dev ${shQuote(txIf)} root 2>/dev/null`,
+      ...read("after"),
+      delQdiscs,
       'rm -f "$pidf"',
-      'printf "RC %s\\nWALL %s\\n" "$rc" "$(( (e - s) / 1000 ))"',
+      ...legs.map(({ d }) => `printf "RC ${d} %s\\n" "$rc${d}"`),
+      'printf "WALL %s\\n" "$(( (e - s) / 1000 ))"',
       // trafgen in a netns cannot tune /proc/sys/net/core (harmless): drop that noise
-      `grep -v 'Cannot set system socket memory' "$d/trial.out" | grep -E 'usec on CPU|rror|nvalid|annot' | head -5`,
-      'rm -f "$d/trial.out"',
+      ...legs.map(
+        ({ d }) =>
+          `grep -v 'Cannot set system socket memory' "$d/trial.out.${d}" | grep -E 'usec on CPU|rror|nvalid|annot' | head -5 | sed 's/^/T ${d} /'`,
+      ),
+      'rm -f "$d"/trial.out.*',
     ].join("\n");
   }
 
@@ -291,12 +357,12 @@ export class TrafgenGenerator implements TrafficGenerator {
   private async runOnce(request: TrialRequest): Promise<TrialCounts> {
     assertWholeSeconds(request.durationS);
     this.assertRunning();
-    const { path, config } = await this.prepare(request.frame);
+    const configs = await this.prepare(request.frame);
     this.assertRunning();
     const pps = Math.max(1, Math.round(request.loadPps));
     const count = Math.max(1, Math.round(request.loadPps * request.durationS));
     const deadlineS = trialDeadlineS(request.durationS, this.options.slackRatio, this.options.slackS);
-    const script = this.trialScript(path, config, pps, count, deadlineS);
+    const script = this.trialScript(configs, pps, count, deadlineS);
     const trial = runChecked(this.exec, "trafgen trial", this.ns("bash -s"), {
       stdin: script,
       timeoutMs: Math.ceil((deadlineS + this.spec.settleS + 30) * 1000),
@@ -312,26 +378,41 @@ export class TrafgenGenerator implements TrafficGenerator {
       if (this.inFlight === trial) this.inFlight = null;
     }
     if (this.stopped) throw new AbortedError("trafgen stopped");
-    const out = parseTrialOutput(result.stdout);
+    const out = parseTrialOutput(result.stdout, this.directions);
     // timeout(1) exits 124 when the deadline cut trafgen short: the shortfall shows in the counts.
-    if (out.rc !== 0 && out.rc !== 124) {
+    const failed = out.rc.findIndex((rc) => rc !== 0 && rc !== 124);
+    if (failed >= 0) {
       throw new Error(
-        `trafgen failed (exit ${out.rc}) on ${this.exec.name}: ${result.stdout.trim().split("\n").slice(-3).join(" | ")}`,
+        `trafgen failed (exit ${out.rc[failed]}) on ${this.exec.name} (direction ${failed}): ${result.stdout.trim().split("\n").slice(-3).join(" | ")}`,
       );
     }
     const plausible = count * 2 + 10000;
-    const tx = counterDelta(`${this.spec.txIf} tx_packets`, out.before.tx, out.after.tx, plausible);
-    const rx = counterDelta(`${this.spec.rxIf} rx_packets`, out.before.rx, out.after.rx, plausible);
-    const dropped =
-      out.after.txDropped >= out.before.txDropped ? out.after.txDropped - out.before.txDropped : 0n;
+    const kinds: string[] = [];
+    let dropped = 0n;
+    const perDirection = this.legs.map((leg, d) => {
+      const b = out.before[d] as Readings;
+      const a = out.after[d] as Readings;
+      const tx = counterDelta(`${leg.tx} tx_packets`, b.tx, a.tx, plausible);
+      const rx = counterDelta(`${leg.rx} rx_packets`, b.rx, a.rx, plausible);
+      kinds.push(tx.kind, rx.kind);
+      dropped += a.txDropped >= b.txDropped ? a.txDropped - b.txDropped : 0n;
+      return { txPort: d, rxPort: 1 - d, offeredCount: tx.delta, receivedCount: rx.delta };
+    });
+    const times = out.trafgenS.filter((t): t is number => t !== null);
     this.lastTrial = {
       wallS: out.wallUs / 1e6,
-      trafgenS: out.trafgenS,
-      cutByDeadline: out.rc === 124,
+      trafgenS: times.length === 0 ? null : Math.max(...times),
+      cutByDeadline: out.rc.includes(124),
       txDropped: Number(dropped),
-      counterKinds: [tx.kind, rx.kind].filter((k) => k !== "normal"),
+      counterKinds: kinds.filter((k) => k !== "normal"),
     };
-    return { offeredCount: tx.delta, receivedCount: rx.delta };
+    const sum = (k: "offeredCount" | "receivedCount"): number =>
+      perDirection.reduce((acc, p) => acc + p[k], 0);
+    return {
+      offeredCount: sum("offeredCount"),
+      receivedCount: sum("receivedCount"),
+      ...(this.directions === 2 ? { perDirection } : {}),
+    };
   }
 
   /** sched-restore.sh stop-trial: ends a trial listed in trial.pid, removes the qdisc and the files. */

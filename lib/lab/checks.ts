@@ -306,12 +306,17 @@ function checkTopology(ctx: Ctx, lab: Lab): void {
       });
     }
   } else {
-    if (!tgHost.roles.includes("dut")) {
+    // trafgen sends into the DUT's veth pairs: from the DUT itself (one host, roles [dut, tg]) or
+    // from a host of its own in the namespace holding the pairs' far ends (the 2-node local lab)
+    const vethNs = dutIdx.flatMap((i) =>
+      (lab.hosts[i] as Host).nics.flatMap((n) => (n.kind === "veth" ? [n.netns] : [])),
+    );
+    if (!tgHost.roles.includes("dut") && !(tgHost.ssh.netns && vethNs.includes(tgHost.ssh.netns))) {
       ctx.error(
         "tg.host",
-        "a host that is also the DUT: trafgen sends into the DUT's veth pairs",
-        `"${tgHost.name}" (roles [${tgHost.roles.join(", ")}])`,
-        "give the one machine roles [dut, tg]",
+        "the DUT itself, or a managed host in the network namespace of the DUT's veth peers (ssh.netns): trafgen sends into the DUT's veth pairs",
+        `"${tgHost.name}" (roles [${tgHost.roles.join(", ")}]${tgHost.ssh.netns ? `, netns ${tgHost.ssh.netns}` : ""}; veth peers in ${[...new Set(vethNs)].join(", ") || "none"})`,
+        `set hosts[${tgi}].ssh.netns to the veth peers' netns, or give the one machine roles [dut, tg]`,
       );
     }
     for (const i of dutIdx) {

@@ -62,3 +62,4 @@ export {
   MANAGED_HOST_KEY,
   defaultsFor,
 } from "./defaults";
+export { mgmtCable, mgmtEnv, type MgmtCable } from "./netnsHost";

@@ -331,3 +331,42 @@ describe("parseLab: host keys", () => {
     }
   });
 });
+
+describe("parseLab: the 2-node local lab (a TG host in a netns)", () => {
+  const twoNode = (tgSsh: Record<string, unknown>): Record<string, unknown> => {
+    const c = localConfig();
+    const hosts = c["hosts"] as Record<string, unknown>[];
+    const dut = hosts[0]!;
+    dut["roles"] = ["dut"];
+    delete (dut["cpus"] as Record<string, unknown>)["tg"];
+    hosts.push({
+      name: "gen",
+      roles: ["tg"],
+      ssh: { host: "10.250.22.2", port: 22, user: "root", managed: true, netns: "gen", ...tgSsh },
+      cpus: { count: 2, housekeeping: "0", tg: "0", shared: true },
+      hugepages: { size: "2M", count: 0 },
+    });
+    c["tg"] = { kind: "trafgen", host: "gen" };
+    return c;
+  };
+
+  it("accepts a managed TG host in the netns of the DUT's veth peers", () => {
+    const lab = ok(parseLab(twoNode({}), "Pulumi.local.yaml"));
+    assert.equal(lab.hosts[1]?.ssh.netns, "gen");
+    assert.match(formatSummary(lab), /managed sshd in netns gen/);
+  });
+
+  it("refuses netns without managed, a host address that is not .2 of a /30, a netns without the peers", () => {
+    assert.deepEqual(paths(parseLab(twoNode({ managed: false }), "p.yaml")), [
+      "vhost-perf-lab:hosts[1].ssh.netns",
+      "vhost-perf-lab:hosts[1].ssh.privateKey",
+      "vhost-perf-lab:hosts[1].ssh.hostKey",
+    ]);
+    const addr = errs(parseLab(twoNode({ host: "10.250.22.1" }), "p.yaml"));
+    assert.equal(addr[0]?.path, "vhost-perf-lab:hosts[1].ssh.host");
+    assert.match(addr[0]?.found ?? "", /second address of a \/30/);
+    const elsewhere = errs(parseLab(twoNode({ netns: "other" }), "p.yaml"));
+    assert.equal(elsewhere[0]?.path, "vhost-perf-lab:tg.host");
+    assert.match(elsewhere[0]?.hint ?? "", /hosts\[1\]\.ssh\.netns/);
+  });
+});

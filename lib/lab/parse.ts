@@ -305,17 +305,49 @@ function fallbackSsh(): Ssh {
   };
 }
 
-const SSH_KEYS = ["host", "port", "user", "privateKey", "hostKey", "managed"];
+const SSH_KEYS = ["host", "port", "user", "privateKey", "hostKey", "managed", "netns"];
+/** the management cable of a netns host is a /30: the machine takes .1 (mod 4), the host .2 */
+const MGMT_ADDR_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+function mgmtAddrProblem(h: string): string | undefined {
+  const m = MGMT_ADDR_RE.exec(h);
+  if (!m || m.slice(1).some((o) => Number(o) > 255)) return "an IPv4 address";
+  return Number(m[4]) % 4 === 2 ? undefined : "the second address of a /30 (last octet 2, 6, 10, ...)";
+}
 const LOOPBACK_RE = /^(localhost|127(\.\d{1,3}){3}|::1)$/;
 
 function parseSsh(ctx: Ctx, path: string, v: unknown): Ssh {
   const m = readMap(ctx, path, v, SSH_KEYS, "an SSH connection", true);
   if (!m) return fallbackSsh();
   const managed = bool(ctx, at(path, "managed"), m.managed, false);
+  let netns: string | undefined;
+  if (!missing(m.netns)) {
+    netns = str(ctx, at(path, "netns"), m.netns, {
+      expected: "a network namespace name for the managed sshd's host ([a-z][a-z0-9-], up to 12 characters)",
+      pattern: /^[a-z][a-z0-9-]{0,11}$/,
+    });
+    if (!managed) {
+      ctx.error(
+        at(path, "netns"),
+        "netns only with managed: true",
+        "managed: false",
+        "set managed: true or remove netns",
+      );
+    }
+  }
   const host = str(ctx, at(path, "host"), m.host, {
-    expected: managed ? "a loopback address (127.0.0.1) for the managed sshd" : "a host name or IP address",
+    expected:
+      netns !== undefined
+        ? "the netns host's address on its management cable (an IPv4 address ending in 2, 6, 10, ... of a /30)"
+        : managed
+          ? "a loopback address (127.0.0.1) for the managed sshd"
+          : "a host name or IP address",
     pattern: /^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$/,
-    check: (h) => (managed && !LOOPBACK_RE.test(h) ? "the managed sshd only listens on loopback" : undefined),
+    check: (h) =>
+      netns !== undefined
+        ? mgmtAddrProblem(h)
+        : managed && !LOOPBACK_RE.test(h)
+          ? "the managed sshd only listens on loopback"
+          : undefined,
   });
   const port = int(ctx, at(path, "port"), m.port, { min: 1, max: 65535, def: 22 });
   const user = str(ctx, at(path, "user"), m.user, {
@@ -324,7 +356,7 @@ function parseSsh(ctx: Ctx, path: string, v: unknown): Ssh {
   });
   const privateKey = parseKeyRef(ctx, at(path, "privateKey"), m.privateKey, managed);
   const hostKey = readHostKey(ctx, at(path, "hostKey"), m.hostKey, managed, host, port);
-  return { host, port, user, privateKey, hostKey, managed };
+  return { host, port, user, privateKey, hostKey, managed, ...(netns !== undefined ? { netns } : {}) };
 }
 
 function parseKeyRef(ctx: Ctx, path: string, v: unknown, managed: boolean): KeyRef {

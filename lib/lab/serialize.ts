@@ -51,6 +51,7 @@ function host(h: Host): Record<string, unknown> {
       port: h.ssh.port,
       user: h.ssh.user,
       managed: h.ssh.managed,
+      ...(h.ssh.netns !== undefined ? { netns: h.ssh.netns } : {}),
       privateKey: keyRef(h.ssh.privateKey),
       hostKey: hostKeyRef(h.ssh.hostKey),
     },

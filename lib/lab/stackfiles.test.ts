@@ -45,11 +45,16 @@ describe("shipped stack files", () => {
     assert.ok(names.includes("imix-1c-eth-l2xcbase-eth-2vhostvr1024-1vm-ndrpdr"));
   });
 
-  it("Pulumi.local.yaml: this machine as DUT and TG, testpmd, trafgen, TCG-capable QEMU 7.2", () => {
+  it("Pulumi.local.yaml: a 2-node lab on this machine (DUT + TG host in a netns), testpmd, trafgen, TCG-capable QEMU 7.2", () => {
     const lab = shipped("Pulumi.local.yaml");
     assert.equal(lab.profile, "local");
     const h = lab.hosts[0];
-    assert.deepEqual(h?.roles, ["dut", "tg"]);
+    assert.deepEqual(h?.roles, ["dut"]);
+    const tg = lab.hosts.find((x) => x.name === lab.tg.host);
+    assert.deepEqual(tg?.roles, ["tg"]);
+    assert.equal(tg?.ssh.managed, true);
+    assert.equal(tg?.ssh.netns, "gen", "the TG host is the netns holding the DUT's veth peers");
+    assert.ok(h?.nics.every((n) => n.kind === "veth" && n.netns === "gen"));
     assert.equal(h?.cpus.count, 2);
     assert.equal(h?.ssh.managed, true);
     assert.deepEqual(h?.cpus.housekeeping, [0]);

@@ -16,7 +16,7 @@ function sshLine(h: Host): string {
       : hk.kind === "key"
         ? `host key ${hk.key.split(/\s+/)[0]} pinned`
         : "host key fingerprint pinned";
-  return `${s.user}@${s.host}:${s.port}${s.managed ? " (managed loopback sshd)" : ""}, ${key}, ${pinned}`;
+  return `${s.user}@${s.host}:${s.port}${s.managed ? (s.netns ? ` (managed sshd in netns ${s.netns})` : " (managed loopback sshd)") : ""}, ${key}, ${pinned}`;
 }
 
 function portsLine(h: Host): string {

@@ -105,6 +105,12 @@ export interface Ssh {
   hostKey: HostKeyRef;
   /** the project's own loopback sshd (local lab): started by the program, keys in its state dir */
   managed: boolean;
+  /**
+   * Managed only: the sshd runs inside this network namespace of the machine, a host of its own
+   * (the local lab's TG server). `host` is its address on the management cable, a veth pair whose
+   * machine end gets the address below it in the same /30.
+   */
+  netns?: string;
 }
 
 /** A private key: a Pulumi secret, or a file on the machine running Pulumi (read at deploy time). */

@@ -9,6 +9,7 @@ import {
   shortfallOf,
   type ShortfallReport,
   type TrafficGenerator,
+  type DirectionCounts,
 } from "./trafficGenerator";
 import { l1BitsPerSecond, type FrameSize } from "./units";
 
@@ -33,6 +34,8 @@ export interface MrrTrialResult {
   readonly receivedPps: number;
   readonly receivedL1Bps: number;
   readonly generatorShortfall: boolean;
+  /** the counts per direction, when the generator tells them apart */
+  readonly perDirection?: readonly DirectionCounts[];
 }
 
 export interface MrrResult {
@@ -76,6 +79,7 @@ export async function measureMrr(generator: TrafficGenerator, config: MrrConfig)
       receivedPps,
       receivedL1Bps: l1BitsPerSecond(receivedPps, config.frame),
       generatorShortfall: record.generatorShortfall,
+      ...(record.perDirection ? { perDirection: record.perDirection } : {}),
     });
     if (record.generatorShortfall) shortfalls.push(shortfallOf(record));
   }

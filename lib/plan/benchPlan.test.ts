@@ -36,7 +36,16 @@ function deployed(lab: Lab): DeployedDut {
     vswitchPid: 100,
     vswitchPrefix: "vpl-local-vswitch",
     vmPids: [200],
-    tg: { netns: "gen", txIf: "gen0", rxIf: "gen1" },
+    tg: {
+      netns: "",
+      txIf: "gen0",
+      rxIf: "gen1",
+      directions: 2,
+      host: {
+        name: "gen",
+        ssh: { host: "10.250.22.2", port: 22, user: "root", privateKey: "TGKEY", hostKey: HOST_KEY },
+      },
+    },
   };
 }
 
@@ -51,6 +60,19 @@ test("benchPlan: the local lab gives a plan the runner accepts", () => {
   assert.equal(plan.dut.vms[0]?.pid, 200);
   assert.equal(plan.mrr.trials, lab.matrix.mrr.trials);
   assert.ok(plan.ndrpdr.maxLoadPps > plan.ndrpdr.minLoadPps);
+});
+
+test("benchPlan: the 2-node local lab's TG runs over its own host's connection, both directions", () => {
+  const lab = localLab();
+  const plan = parsePlan(JSON.parse(JSON.stringify(benchPlan(lab, deployed(lab)))));
+  assert.equal(plan.tg.kind, "trafgen");
+  if (plan.tg.kind !== "trafgen") return;
+  assert.equal(plan.tg.host, "gen");
+  assert.equal(plan.tg.netns, "", "its session is in the netns already");
+  assert.equal(plan.tg.directions, 2);
+  const tgConn = plan.hosts["gen"];
+  assert.ok(tgConn?.transport === "ssh" && tgConn.host === "10.250.22.2" && tgConn.privateKey === "TGKEY");
+  assert.ok(plan.hosts["local"]?.transport === "ssh" && plan.hosts["local"].port === 2022);
 });
 
 test("benchPlan: the runner's test names are the lab model's test names", () => {

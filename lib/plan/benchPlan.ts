@@ -30,8 +30,19 @@ export interface DeployedDut {
   /** telemetry of the vswitch: its DPDK --file-prefix */
   vswitchPrefix: string;
   vmPids: number[];
-  /** the local TG's netns and interfaces (trafgen) */
-  tg: { netns: string; txIf: string; rxIf: string };
+  /**
+   * The local TG (trafgen): its ports, the namespace they are in ("" when the TG host's own
+   * session is already there) and, for a TG host of its own (the 2-node local lab), its name and
+   * SSH endpoint; without them trafgen runs over the DUT's connection. directions: 2 sends both
+   * ways at once, as CSIT measures.
+   */
+  tg: {
+    netns: string;
+    txIf: string;
+    rxIf: string;
+    directions: 1 | 2;
+    host?: { name: string; ssh: SshEndpoint };
+  };
 }
 
 export class PlanBuildError extends Error {}
@@ -71,7 +82,10 @@ export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
     version: 1,
     name: lab.name,
     stack: d.stack,
-    hosts: { [d.host.name]: sshConnection(d.ssh) },
+    hosts: {
+      [d.host.name]: sshConnection(d.ssh),
+      ...(d.tg.host ? { [d.tg.host.name]: sshConnection(d.tg.host.ssh) } : {}),
+    },
     dut: {
       host: d.host.name,
       vswitch: { label: "vswitch", pid: d.vswitchPid, namePattern: PLAN_DEFAULTS.vswitchPattern },
@@ -82,10 +96,11 @@ export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
     tg: {
       ...PLAN_DEFAULTS.trafgen,
       kind: "trafgen",
-      host: d.host.name,
+      host: d.tg.host?.name ?? d.host.name,
       netns: d.tg.netns,
       txIf: d.tg.txIf,
       rxIf: d.tg.rxIf,
+      directions: d.tg.directions,
     },
     cells: frames.flatMap((frame) =>
       m.vringSizes.flatMap((vringSize) =>

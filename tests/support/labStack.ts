@@ -83,6 +83,13 @@ export class FaultStack {
       veth: { ifname: `${o.tag}sw${i}`, peer: `${o.tag}gen${i}`, netns: `${o.tag}gen` },
       mtu: 1500,
     }));
+    // the TG host of the 2-node local lab: its own netns and management address per stack
+    const tg = hosts.find((h) => h["name"] === (c["vhost-perf-lab:tg"] as Record<string, unknown>)["host"]);
+    if (tg && tg !== host) {
+      const ssh = tg["ssh"] as Record<string, unknown>;
+      ssh["netns"] = `${o.tag}gen`;
+      ssh["host"] = `10.250.${o.port % 250}.2`;
+    }
     c["vhost-perf-lab:tuning"] = {
       ...c["vhost-perf-lab:tuning"],
       apply: o.tuning ?? ["hugepages", "sysctl", "irqbalance"],

@@ -1,6 +1,6 @@
 /** What a search returns. Every way a search can end is a value here, not an exception. */
 import type { SearchConfig, SearchGoal } from "./config";
-import type { ShortfallReport } from "../trafficGenerator";
+import type { DirectionCounts, ShortfallReport } from "../trafficGenerator";
 import type { Rate } from "../units";
 
 export type StopReason =
@@ -56,6 +56,8 @@ export interface TrialLogEntry {
   readonly generatorShortfall: boolean;
   /** Why the trial was run, e.g. "PDR phase 1: narrow the bounds". */
   readonly why: string;
+  /** the counts per direction, when the generator tells them apart */
+  readonly perDirection?: readonly DirectionCounts[];
 }
 
 export interface SearchResult {

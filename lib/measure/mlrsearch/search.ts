@@ -154,6 +154,7 @@ export async function runMlrSearch(
       lossRatio,
       generatorShortfall: record.generatorShortfall,
       why: `${goal.goal.name} phase ${goal.phase}: ${step.why}`,
+      ...(record.perDirection ? { perDirection: record.perDirection } : {}),
     };
     trials.push(entry);
     options.onTrial?.(entry);
