@@ -58,12 +58,20 @@ test(
       const firstUpS = (Date.now() - t0) / 1000;
       assert.equal(up.summary.result, "succeeded");
       // The lab sshd's client key reaches the program as a secret: never in state or output.
-      const keyFile = path.join(os.homedir(), ".vhost-perf-lab", "stacks", "local", "sshd", "client_ed25519");
-      const keyBody = fs
-        .readFileSync(keyFile, "utf8")
-        .split("\n")
-        .filter((line) => line.length > 0 && !line.startsWith("-----"))
+      // the DUT's and the TG host's own keys
+      const keyBody = ["sshd", "sshd-gen"]
+        .map((d) => path.join(os.homedir(), ".vhost-perf-lab", "stacks", "local", d, "client_ed25519"))
+        .map((keyFile) =>
+          fs
+            .readFileSync(keyFile, "utf8")
+            .split("\n")
+            .filter((line) => line.length > 0 && !line.startsWith("-----"))
+            .join("")
+            // every OpenSSH ed25519 key body starts with the same 128 characters
+            .slice(128),
+        )
         .join("");
+      const keyFile = "the lab's client keys";
       assert.ok(keyBody.length > 100, `${keyFile} does not hold a private key`);
       // `pulumi stack export` as stored (the Automation API's exportStack decrypts secrets).
       const exported = spawnSync("pulumi", ["stack", "export", "--stack", "local"], {
@@ -94,7 +102,11 @@ test(
       assert.equal(tuning.find((t) => t.tuning === "irqbalance")?.cpus, "0");
       const results = outputs["results"]?.value as {
         policy: string;
-        mrr?: { testName: string; trials: { received: number }[] };
+        directions: number;
+        mrr?: {
+          testName: string;
+          trials: { received: number; directions?: { txPort: number; received: number }[] }[];
+        };
       }[];
       for (const policy of ["cfs", "cfsrr1"]) {
         const cell = results.find((c) => c.policy === policy);
@@ -103,6 +115,14 @@ test(
           cell.mrr.trials.some((t) => t.received > 0),
           `${cell.mrr.testName}: nothing received`,
         );
+        // the 2-node local lab: the TG host sends both ways at once, counted per direction
+        assert.equal(cell.directions, 2, `${cell.mrr.testName}: not bidirectional`);
+        for (const d of [0, 1]) {
+          assert.ok(
+            cell.mrr.trials.some((t) => (t.directions?.find((x) => x.txPort === d)?.received ?? 0) > 0),
+            `${cell.mrr.testName}: nothing received in direction ${d}`,
+          );
+        }
       }
 
       t0 = Date.now();

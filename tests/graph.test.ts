@@ -24,6 +24,7 @@ import {
   type ProgramRun,
   type RecordedResource,
   type ResourceGraph,
+  factsOverride,
 } from "./support/graphMocks";
 import { repoRoot } from "./support/repo";
 
@@ -383,19 +384,53 @@ test("5. stack outputs labName, hosts, results, throughput as index.ts exports t
   });
 });
 
-test("6. Pulumi.perf.yaml fails fast, naming vhost-perf-lab:tg.kind, before any resource", async () => {
+test("6. Pulumi.perf.yaml gets past the TRex TG and refuses only the lab vswitch, naming vhost-perf-lab:vswitch.kind", async (t) => {
   const registered: RecordedResource[] = [];
+  // hosts the size of the perf lab's (32 CPUs, 2 NUMA nodes, 1G pages free), not this machine
+  factsOverride.value = {
+    cpus: 32,
+    cpusOnline: "0-31",
+    cpusOnlineList: Array.from({ length: 32 }, (_, i) => i),
+    numaNodeList: [0, 1],
+    memTotalMiB: 262144,
+    memAvailableMiB: 250000,
+    hugepagesFreeBySizeKiB: { "2048": 0, "1048576": 64 },
+    kvmUsable: true,
+  };
+  t.after(() => {
+    factsOverride.value = undefined;
+  });
   await assert.rejects(
-    runProgram({ stackFile: "Pulumi.perf.yaml", stack: "perf", registered }),
+    runProgram({
+      stackFile: "Pulumi.perf.yaml",
+      stack: "perf",
+      registered,
+      // the keys as stack secrets (the shipped file points at ~/.ssh files this machine lacks)
+      secretKeys: ["vhost-perf-lab:hosts"],
+      edit: (config) => {
+        for (const host of config["hosts"] as Record<string, Record<string, unknown>>[])
+          host["ssh"]!["privateKey"] = FAKE_PRIVATE_KEY;
+      },
+    }),
     (e: unknown) => {
       // a RunError: the CLI prints its message alone, without a stack trace
       assert.ok(pulumi.RunError.isInstance(e), `not a RunError: ${String(e)}`);
-      assert.match(e.message, /^vhost-perf-lab:tg\.kind trex: /);
-      assert.match(e.message, /npm run lab:check -- Pulumi\.perf\.yaml/);
+      assert.match(e.message, /^vhost-perf-lab:vswitch\.kind vpp /);
       return true;
     },
   );
-  assert.deepEqual(names(registered), [], "resources were registered before the error");
+  // the TRex steps were queued before the refusal (their registrations arrive asynchronously)
+  await new Promise((r) => setTimeout(r, 3000));
+  const got = names(registered);
+  for (const name of ["tg1-dirs", "tg1-trex", "tg1-trex-nics", "tg1-trex-install", "tg1-trex-server"])
+    assert.ok(got.includes(name), `${name} was not registered: ${got.join(", ")}`);
+  for (const r of registered.filter(
+    (x) => x.name.startsWith("tg1-") && x.type === "command:remote:Command",
+  )) {
+    const conn = r.inputs["connection"] as Record<string, unknown> | undefined;
+    if (conn) assert.equal(conn["host"], "192.0.2.12", `${r.name} runs over the TG host's own connection`);
+  }
+  assert.ok(!got.some((n) => n.endsWith("-vswitch")), "no vswitch before the refusal");
 });
 
 test("7. tuning steps follow tuning.apply", async (t) => {

@@ -1102,7 +1102,7 @@ function parseWorkload(ctx: Ctx, path: string, v: unknown, d: ProfileDefaults): 
 // ---------------------------------------------------------------- tg
 
 const TG_OPTION_KEYS: Record<string, readonly string[]> = {
-  trex: ["version", "installDir", "limitMemoryMiB", "mbufFactor", "workers"],
+  trex: ["version", "installDir", "limitMemoryMiB", "mbufFactor", "workers", "tarball"],
   trafgen: ["maxRatePps"],
 };
 
@@ -1160,8 +1160,26 @@ function parseTg(ctx: Ctx, v: unknown, d: ProfileDefaults, hosts: Host[], stack:
         def: Math.max(1, tgCpus - 2),
         expected: "worker threads per port pair (trex_cfg c), an integer >= 1",
       }),
+      ...parseTrexTarball(ctx, at(op, "tarball"), o.tarball),
     },
   };
+}
+
+/** tg.options.tarball: {url, sha256} of TRex's release tarball (installed into installDir). */
+function parseTrexTarball(ctx: Ctx, path: string, v: unknown): { tarball?: { url: string; sha256: string } } {
+  if (missing(v)) return {};
+  const m = readMap(ctx, path, v, ["url", "sha256"], "TRex's release tarball", true);
+  if (!m) return {};
+  const url = str(ctx, at(path, "url"), m.url, {
+    expected:
+      "an https:// (or file://) URL of the release tarball, e.g. https://trex-tgn.cisco.com/trex/release/v3.03.tar.gz",
+    pattern: /^(https:\/\/[A-Za-z0-9.-]+(:\d+)?|file:\/\/)\/[A-Za-z0-9._~%/+-]*\.tar\.gz$/,
+  });
+  const sha256 = str(ctx, at(path, "sha256"), m.sha256, {
+    expected: "its sha256, 64 hex digits (sha256sum <file>)",
+    pattern: /^[0-9a-f]{64}$/,
+  });
+  return { tarball: { url, sha256 } };
 }
 
 // ---------------------------------------------------------------- matrix

@@ -267,6 +267,8 @@ export interface TrexOptions {
   mbufFactor: number;
   /** worker threads per port pair (trex_cfg `c`); master and latency threads take two more TG CPUs */
   workers: number;
+  /** TRex's release tarball to install into installDir; unset = installDir must already hold it */
+  tarball?: { url: string; sha256: string };
 }
 export interface TrafgenOptions {
   /** highest rate trafgen keeps accurately on this host; the NDR/PDR search's default max load */

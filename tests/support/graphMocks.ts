@@ -141,8 +141,10 @@ const json = (v: unknown): string => `${JSON.stringify(v)}\n`;
 type Env = Record<string, string>;
 
 /** stdout of every script a remote command may run (the up action), keyed by script. */
-const remoteScripts: Record<string, (env: Env, args: string[], create: string) => unknown> = {
-  "dut-facts.sh": () => ({
+/** What dut-facts.sh reports under the mocks: this machine's facts; a test may override some. */
+export const factsOverride: { value?: Record<string, unknown> } = {};
+function localFacts(): Record<string, unknown> {
+  return {
     hostname: "lab",
     kernel: "6.1.0-27-amd64",
     cpus: 2,
@@ -163,8 +165,26 @@ const remoteScripts: Record<string, (env: Env, args: string[], create: string) =
     hugepagesFreeBySizeKiB: { "2048": 0, "1048576": 0 },
     pciAddresses: ["0000:00:01.0", "0000:18:00.0", "0000:18:00.1", "0000:3b:00.0", "0000:3b:00.1"],
     bootId: "00000000-0000-0000-0000-000000000001",
+  };
+}
+
+const remoteScripts: Record<string, (env: Env, args: string[], create: string) => unknown> = {
+  "dut-facts.sh": () => ({
+    ...localFacts(),
+    ...factsOverride.value,
   }),
   "lab-dirs.sh": (env) => ({ dirs: env["LAB_DIRS"] }),
+  // the TRex TG (components/tg/TrexServer.ts): what nic-bind.sh and trex-server.sh report
+  "nic-bind.sh": () => ({
+    devices: [
+      { pci: "0000:3b:00.0", mac: "3c:fd:fe:00:00:10", driver: "vfio-pci", original: "i40e" },
+      { pci: "0000:3b:00.1", mac: "3c:fd:fe:00:00:11", driver: "vfio-pci", original: "i40e" },
+    ],
+  }),
+  "trex-server.sh": (_env, args) =>
+    args[0] === "install"
+      ? { installDir: "/opt/trex-core", version: "3.03" }
+      : { pid: 4242, startTime: "123" },
   "sched-restore.sh": () => ({ record: false, restored: 0 }),
   "dut-hugepages.sh": (env) => {
     const count = Number(env["HUGEPAGES_COUNT"]);
