@@ -37,7 +37,18 @@ const vringSize = lab.matrix.vringSizes[0]!;
 // own connection, with the TRex server on it.
 const tgHost = lab.hosts.find((h) => h.name === lab.tg.host)!;
 const tgCable = lab.tg.kind === "trafgen" ? mgmtCable(tgHost) : undefined;
-const trex = lab.tg.kind === "trex" ? trexTg(configuredConnection(tgHost)) : undefined;
+const tgConnection = lab.tg.kind === "trex" ? configuredConnection(tgHost) : undefined;
+const trex = tgConnection ? trexTg(tgConnection) : undefined;
+// what the runner needs of a TRex TG: the server's SSH endpoint and its RPC port
+const trexEndpoint =
+  trex && tgConnection
+    ? pulumi.all([tgConnection, trex.rpcHost]).apply(([c, rpcHost]) => ({
+        kind: "trex" as const,
+        host: { name: tgHost.name, ssh: sshEndpoint(c) },
+        rpcHost,
+        rpcPort: trex.rpcPort,
+      }))
+    : undefined;
 
 function trexTg(connection: pulumi.Output<Connection>): TrexServer {
   const dirs = hostScript(
@@ -165,8 +176,9 @@ const labs = duts(lab).map((host) => {
       vswitch.status,
       pulumi.all(vms.map((v) => v.status)),
       tgSsh ? tgSsh.connection : pulumi.output(undefined),
+      trexEndpoint ?? pulumi.output(undefined),
     ])
-    .apply(([c, sw, vmStatus, tc]) =>
+    .apply(([c, sw, vmStatus, tc, trexEnd]) =>
       benchPlan(lab, {
         stack,
         host,
@@ -174,7 +186,8 @@ const labs = duts(lab).map((host) => {
         vswitchPid: sw.pid,
         vswitchPrefix: vswitch.prefix,
         vmPids: vmStatus.map((s) => s.pid),
-        tg: {
+        // a lab's TG server: the runner drives TRex over its RPC port
+        tg: trexEnd ?? {
           // a TG host of its own lives in the netns: its session is already there
           netns: tc ? "" : tgPorts.netns,
           txIf: tgPorts.nsIfs[0]!,

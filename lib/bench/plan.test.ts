@@ -198,9 +198,29 @@ describe("parsePlan", () => {
     );
   });
 
-  it("declares trex but leaves it to the runner to refuse", () => {
-    const plan = parsePlan(minimalPlan({ tg: { kind: "trex", host: "dut" } }));
-    assert.equal(plan.tg.kind, "trex");
+  it("takes a TRex TG with CSIT's defaults (RPC 4501, ports 0/1, latency at 10/50/90 % of PDR)", () => {
+    const plan = parsePlan(minimalPlan({ tg: { kind: "trex", host: "dut", rpcHost: "192.0.2.10" } }));
+    assert.deepEqual(plan.tg, {
+      kind: "trex",
+      host: "dut",
+      rpcHost: "192.0.2.10",
+      rpcPort: 4501,
+      ports: [0, 1],
+      timeoutMs: 5000,
+      forceAcquire: false,
+      latency: { fractions: [0.1, 0.5, 0.9], durationS: 5, streamPps: 10000 },
+    });
+    const off = parsePlan(
+      minimalPlan({ tg: { kind: "trex", host: "dut", rpcHost: "tg1.lab", latency: null } }),
+    );
+    assert.equal(off.tg.kind === "trex" && off.tg.latency, null);
+    assert.throws(
+      () =>
+        parsePlan(
+          minimalPlan({ tg: { kind: "trex", host: "dut", rpcHost: "a b", latency: { fractions: [] } } }),
+        ),
+      /tg\.rpcHost: not a host name[\s\S]*tg\.latency\.fractions: needs at least one level/,
+    );
   });
 
   it("accepts a local transport; pins only the public key line (no fingerprint, no known_hosts line, never empty)", () => {

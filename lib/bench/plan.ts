@@ -75,10 +75,21 @@ export interface TrafgenSpec {
   trafgen: string;
 }
 
-/** Declared for the real lab; the runner refuses it with a clear error (not implemented). */
+/** TRex in stateless mode on a lab's TG server, driven over its JSON-RPC channel. */
 export interface TrexSpec {
   kind: "trex";
   host: string;
+  /** TRex's synchronous RPC endpoint (ZeroMQ REQ), as reached from where the runner runs */
+  rpcHost: string;
+  rpcPort: number;
+  /** TRex port ids of direction 0's sender and receiver (direction 1 is the reverse) */
+  ports: [number, number];
+  /** per-call reply timeout, ms */
+  timeoutMs: number;
+  /** take the ports even when another session holds them */
+  forceAcquire: boolean;
+  /** CSIT's latency after NDR/PDR: levels as fractions of the PDR; null = not measured */
+  latency: { fractions: number[]; durationS: number; streamPps: number } | null;
 }
 
 export type TgSpec = TrafgenSpec | TrexSpec;
@@ -168,6 +179,13 @@ export const PLAN_DEFAULTS = {
     sources: 254,
     settleS: 0.5,
     trafgen: "trafgen",
+  },
+  trex: {
+    rpcPort: 4501,
+    ports: [0, 1],
+    timeoutMs: 5000,
+    // CSIT: latency streams at 10, 50 and 90 % of the PDR after the search
+    latency: { fractions: [0.1, 0.5, 0.9], durationS: 5, streamPps: 10000 },
   },
   naming: { cores: 1, nic: "eth", forwarding: "l2xcbase", vhostPerVm: 2 },
   sched: { rtRuntimeBoundUs: 500000 },
@@ -350,6 +368,8 @@ class Checker {
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 const NETNS_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A DNS name or an IPv4 address (what reaches a ZeroMQ tcp:// endpoint). */
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
 
 function parseFrame(c: Checker, value: unknown, path: string): FrameSize {
   try {
@@ -421,7 +441,7 @@ function parseTg(c: Checker, value: unknown, path: string): TgSpec {
   const o = c.obj(value, path) ?? {};
   const kind = c.oneOf(o.kind, ["trafgen", "trex"] as const, `${path}.kind`);
   const host = c.str(o, "host", path);
-  if (kind === "trex") return { kind, host };
+  if (kind === "trex") return parseTrex(c, o, path, host);
   const d = PLAN_DEFAULTS.trafgen;
   const tg: TrafgenSpec = {
     kind,
@@ -453,6 +473,49 @@ function parseTg(c: Checker, value: unknown, path: string): TgSpec {
     if (!MAC_RE.test(tg[key])) c.fail(`${path}.${key}`, "must be a MAC address aa:bb:cc:dd:ee:ff");
   }
   return tg;
+}
+
+function parseTrex(c: Checker, o: Obj, path: string, host: string): TrexSpec {
+  const d = PLAN_DEFAULTS.trex;
+  const rpcHost = c.str(o, "rpcHost", path);
+  if (!HOSTNAME_RE.test(rpcHost)) c.fail(`${path}.rpcHost`, "not a host name or IPv4 address");
+  const portsValue = o.ports === undefined ? [...d.ports] : c.arr(o.ports, `${path}.ports`);
+  const ports = portsValue.map((p, i) =>
+    c.num({ [`ports[${i}]`]: p }, `ports[${i}]`, path, { min: 0, max: 15, integer: true }),
+  );
+  if (ports.length !== 2 || ports[0] === ports[1])
+    c.fail(`${path}.ports`, "must be two different TRex port ids [sender of direction 0, its receiver]");
+  let latency: TrexSpec["latency"] = null;
+  if (o.latency !== null) {
+    const l = o.latency === undefined ? {} : (c.obj(o.latency, `${path}.latency`) ?? {});
+    const lp = `${path}.latency`;
+    const fractionsValue =
+      l.fractions === undefined ? [...d.latency.fractions] : c.arr(l.fractions, `${lp}.fractions`);
+    latency = {
+      fractions: fractionsValue.map((f, i) =>
+        c.num({ [`fractions[${i}]`]: f }, `fractions[${i}]`, lp, { min: 0, max: 1 }),
+      ),
+      durationS: c.num(l, "durationS", lp, { fallback: d.latency.durationS, min: 0.1, max: 600 }),
+      streamPps: c.num(l, "streamPps", lp, {
+        fallback: d.latency.streamPps,
+        min: 1,
+        max: 1_000_000,
+        integer: true,
+      }),
+    };
+    if (latency.fractions.length === 0)
+      c.fail(`${lp}.fractions`, "needs at least one level (or set latency: null)");
+  }
+  return {
+    kind: "trex",
+    host,
+    rpcHost,
+    rpcPort: c.num(o, "rpcPort", path, { fallback: d.rpcPort, min: 1, max: 65535, integer: true }),
+    ports: [ports[0] ?? 0, ports[1] ?? 1],
+    timeoutMs: c.num(o, "timeoutMs", path, { fallback: d.timeoutMs, min: 100, max: 600_000, integer: true }),
+    forceAcquire: o.forceAcquire === true,
+    latency,
+  };
 }
 
 function parseTests(c: Checker, value: unknown, path: string): TestType[] {

@@ -2,6 +2,7 @@
  * The runner's output document: one JSON object on stdout. Pure shaping of lib/measure results into
  * the figures CSIT reports (pps and L1 bps, aggregate over directions), plus sanity checks.
  */
+import type { LatencyLevelReport } from "./tg/session";
 import type { MrrResult } from "../measure/mrr";
 import type { GoalResult, SearchResult } from "../measure/mlrsearch";
 import { frameLabel, l1BitsPerSecond, type FrameSize } from "../measure/units";
@@ -125,6 +126,8 @@ export interface CellReport {
   }[];
   mrr?: MrrReport;
   ndrpdr?: NdrPdrReport;
+  /** latency after NDR/PDR (TRex): per level (PDR10/50/90) and direction */
+  latency?: LatencyLevelReport[];
   warnings: string[];
   error?: string;
   skipped?: boolean;

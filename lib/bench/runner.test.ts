@@ -259,14 +259,4 @@ describe("runBench", () => {
     assert.match(report.cells[0]?.error ?? "", /none came back: the datapath is not forwarding/);
     assert.equal(report.cells[0]?.mrr, undefined);
   });
-
-  it("refuses the TRex kind with a clear error", async () => {
-    const lab = makeLab();
-    const report = await runBench(makePlan({ tg: { kind: "trex", host: "lab" } }), {
-      hosts: hosts(lab),
-      log: () => undefined,
-    });
-    assert.match(report.fatal ?? "", /"trex" is declared but not implemented/);
-    assert.equal(lab.exec.calls.length, 0);
-  });
 });

@@ -38,7 +38,8 @@ import {
   type CellReport,
 } from "./report";
 import { cellSchedReport, SchedController, type AppliedCfsrr1 } from "./schedPolicy";
-import { TrafgenGenerator, UnsupportedFrameError } from "./trafgenGenerator";
+import { openTg } from "./tg/open";
+import { UnsupportedFrameError, type TgSession } from "./tg/session";
 
 export interface HostSource {
   get(name: string): Promise<RemoteExec>;
@@ -214,10 +215,6 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
     return report;
   };
 
-  if (plan.tg.kind === "trex") {
-    report.fatal = 'tg.kind "trex" is declared but not implemented in this runner (use "trafgen")';
-    return finish();
-  }
   const restoreScript =
     deps.restoreScript === undefined ? findScript("sched-restore.sh") : deps.restoreScript;
   if (!restoreScript) {
@@ -229,7 +226,7 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
   const paths = hostPaths(plan.stack);
   const tgSpec = plan.tg;
   const created = new Map<string, { exec: RemoteExec; dirs: string[] }>();
-  let generator: TrafgenGenerator | undefined;
+  let generator: TgSession | undefined;
   let sched: SchedController | undefined;
   try {
     const dut = await abortable(deps.hosts.get(plan.dut.host), signal);
@@ -241,18 +238,11 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
       created.set(name, { exec, dirs });
       report.hosts[name] = await abortable(hostFacts(exec), signal);
     }
-    generator = new TrafgenGenerator(tgExec, tgSpec, { runDir: paths.runDir, cleanupScript: restoreScript });
-    const where = tgSpec.netns === "" ? tgSpec.host : `${tgSpec.host}/${tgSpec.netns}`;
-    report.tg = {
-      kind: "trafgen",
-      directions: generator.directions,
-      note:
-        generator.directions === 2
-          ? `both directions at once (${where}: ${tgSpec.txIf} -> DUT -> ${tgSpec.rxIf} and back), each at the ` +
-            "per-direction load; rates are the aggregate of both as CSIT reports them, per direction in each trial"
-          : `one direction only (${where}: ${tgSpec.txIf} -> vswitch -> ${tgSpec.rxIf}); ` +
-            "CSIT reports the aggregate of two directions, so these figures are not comparable 1:1",
-    };
+    generator = await abortable(
+      openTg(tgSpec, { tgExec, runDir: paths.runDir, cleanupScript: restoreScript }),
+      signal,
+    );
+    report.tg = { kind: generator.kind, directions: generator.directions, note: generator.note };
     report.notes.push(
       "the negotiated vring size is not verified by the runner: it is whatever the VM launcher configured (rx/tx_queue_size)",
     );
@@ -313,7 +303,9 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
         .stop()
         .catch((e: unknown) =>
           addFatal(
-            `trafgen cleanup failed (a trial or ${paths.trafgenDir} may be left; the guard step's sched-restore.sh check/down removes them): ${(e as Error).message}`,
+            generator?.kind === "trex"
+              ? `TRex stop failed (its ports may still be held or sending; the next run takes them over with tg.forceAcquire): ${(e as Error).message}`
+              : `trafgen cleanup failed (a trial or ${paths.trafgenDir} may be left; the guard step's sched-restore.sh check/down removes them): ${(e as Error).message}`,
           ),
         )
     : Promise.resolve();
@@ -332,7 +324,7 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
 
 interface CellContext {
   dut: RemoteExec;
-  generator: TrafgenGenerator;
+  generator: TgSession;
   observed: ObservedGenerator;
   sched: SchedController;
   log: (msg: string) => void;
@@ -362,25 +354,9 @@ async function runCell(
   };
   const { log } = ctx;
   log(`cell ${index + 1}/${plan.cells.length} ${name} (${cell.tests.join(", ")})`);
-  const trafgenNotes = new Map<string, number>();
+  const tgNotes = new Map<string, number>();
   const noteTrial = (): void => {
-    const d = ctx.generator.lastTrial;
-    if (!d) return;
-    if (d.cutByDeadline)
-      trafgenNotes.set(
-        "trafgen was cut by the trial deadline (it could not send the load in time)",
-        1 +
-          (trafgenNotes.get("trafgen was cut by the trial deadline (it could not send the load in time)") ??
-            0),
-      );
-    if (d.txDropped > 0) {
-      const key = "the TG veth dropped packets on transmit (tx_dropped), not counted as offered";
-      trafgenNotes.set(key, 1 + (trafgenNotes.get(key) ?? 0));
-    }
-    for (const kind of d.counterKinds) {
-      const key = `a counter wrapped (${kind}) and was corrected`;
-      trafgenNotes.set(key, 1 + (trafgenNotes.get(key) ?? 0));
-    }
+    for (const note of ctx.generator.trialNotes()) tgNotes.set(note, 1 + (tgNotes.get(note) ?? 0));
   };
 
   let applied: AppliedCfsrr1 | null = null;
@@ -412,7 +388,11 @@ async function runCell(
                 );
           }
           if (probe.offeredCount === 0)
-            throw new Error("probe: trafgen sent nothing (is the TG netns wired? tg-netns.sh setup)");
+            throw new Error(
+              ctx.generator.kind === "trafgen"
+                ? "probe: trafgen sent nothing (is the TG netns wired? tg-netns.sh setup)"
+                : `probe: ${ctx.generator.kind} sent nothing (are the TG ports up and linked?)`,
+            );
         }
         if (plan.dut.vswitchTelemetryPrefix && ctx.telemetryClient) {
           portsBefore = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
@@ -485,6 +465,24 @@ async function runCell(
           log(`${tn}: NDR ${fmt(out.ndrpdr.ndr)}, PDR ${fmt(out.ndrpdr.pdr)}, stop: ${result.stopReason}`);
           if (result.stopReason !== "goals-reached")
             out.warnings.push(`ndrpdr stopped early: ${result.stopReason}`);
+          // 4. Latency after NDR/PDR, as CSIT measures it: levels at fractions of the PDR.
+          const pdr = out.ndrpdr.pdr?.lowerBoundPps ?? null;
+          if (plan.tg.kind === "trex" && plan.tg.latency && ctx.generator.measureLatency) {
+            if (pdr === null || pdr <= 0) {
+              out.warnings.push("latency not measured: no PDR was established");
+            } else {
+              const perDirection = pdr / ctx.generator.directions;
+              out.latency = await ctx.generator.measureLatency(perDirection, cell.frame, {
+                ...plan.tg.latency,
+                ...(ctx.signal ? { signal: ctx.signal } : {}),
+              });
+              for (const level of out.latency) {
+                log(
+                  `${tn} latency ${level.label} (${formatPps(level.loadPps)}/dir): ${level.directions.map((d) => `dir${d.direction} ${d.minUs}/${d.avgUs}/${d.maxUs} us`).join(", ")}`,
+                );
+              }
+            }
+          }
         }
         out.warnings.push(...sanityWarnings(out));
       })(),
@@ -526,7 +524,7 @@ async function runCell(
     const after = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
     if (after) out.vswitchPorts = portDeltas(portsBefore, after);
   }
-  for (const [note, count] of trafgenNotes) out.warnings.push(`${count} trial(s): ${note}`);
+  for (const [note, count] of tgNotes) out.warnings.push(`${count} trial(s): ${note}`);
   out.durationS = Math.round((Date.now() - started) / 100) / 10;
   return { cell: out, fatal: null };
 }

@@ -14,7 +14,9 @@
  * running trial and removes the directory (scripts/sched-restore.sh stop-trial, the same code the
  * Benchmark's guard step runs after a runner was killed).
  */
-import type { TrafficGenerator, TrialCounts, TrialRequest } from "../measure/trafficGenerator";
+import { UnsupportedFrameError, type TgSession } from "./tg/session";
+export { UnsupportedFrameError };
+import type { TrialCounts, TrialRequest } from "../measure/trafficGenerator";
 import { frameLabel, type FrameSize } from "../measure/units";
 import { CounterAnomalyError, counterDelta, parseCounter, type CounterReading } from "./counters";
 import { AbortedError, settledWithin } from "./abort";
@@ -29,17 +31,6 @@ import {
   type RemoteExec,
 } from "./remote";
 import { trafgenConfig, type TrafgenConfig } from "./trafgenConfig";
-
-/** The frame cannot be carried by this TG setup (MTU, trafgen ring slots, af_packet frames). */
-export class UnsupportedFrameError extends Error {
-  constructor(
-    readonly frame: FrameSize,
-    reason: string,
-  ) {
-    super(`unsupported frame size on this TG: ${frameLabel(frame)}: ${reason}`);
-    this.name = "UnsupportedFrameError";
-  }
-}
 
 export interface TrialDetails {
   /** wall time of the trafgen process (including its start-up), seconds */
@@ -151,7 +142,14 @@ interface Leg {
   rx: string;
 }
 
-export class TrafgenGenerator implements TrafficGenerator {
+export const TRAFGEN_NOTES = {
+  cut: "trafgen was cut by the trial deadline (it could not send the load in time)",
+  txDropped: "the TG veth dropped packets on transmit (tx_dropped), not counted as offered",
+  wrapped: (kind: string) => `a counter wrapped (${kind}) and was corrected`,
+};
+
+export class TrafgenGenerator implements TgSession {
+  readonly kind = "trafgen" as const;
   readonly directions: 1 | 2;
   /** details of the last trial, for warnings (trafgen too slow, cut by the deadline) */
   lastTrial: TrialDetails | null = null;
@@ -439,6 +437,28 @@ export class TrafgenGenerator implements TrafficGenerator {
    * Start of a run: what a killed run left on the TG host (a trial still sending, its qdisc, the
    * files) goes before the first trial. Returns a note when there was something.
    */
+  /** How this TG sends, for the report. */
+  get note(): string {
+    const { spec } = this;
+    const where = spec.netns === "" ? spec.host : `${spec.host}/${spec.netns}`;
+    return this.directions === 2
+      ? `both directions at once (${where}: ${spec.txIf} -> DUT -> ${spec.rxIf} and back), each at the ` +
+          "per-direction load; rates are the aggregate of both as CSIT reports them, per direction in each trial"
+      : `one direction only (${where}: ${spec.txIf} -> vswitch -> ${spec.rxIf}); ` +
+          "CSIT reports the aggregate of two directions, so these figures are not comparable 1:1";
+  }
+
+  /** The last trial's TG limits, as notes counted per cell. */
+  trialNotes(): string[] {
+    const d = this.lastTrial;
+    if (!d) return [];
+    return [
+      ...(d.cutByDeadline ? [TRAFGEN_NOTES.cut] : []),
+      ...(d.txDropped > 0 ? [TRAFGEN_NOTES.txDropped] : []),
+      ...d.counterKinds.map(TRAFGEN_NOTES.wrapped),
+    ];
+  }
+
   async clearLeftovers(): Promise<string | null> {
     const t = await this.stopTrial();
     if (t.stopped === 0 && !t.qdiscRemoved && !t.filesRemoved) return null;

@@ -85,7 +85,7 @@ test("benchPlan: the runner's test names are the lab model's test names", () => 
   assert.deepEqual(runnerNames, labNames);
 });
 
-test("benchPlan: a TRex lab is refused with the config path", () => {
+test("benchPlan: a TRex lab gives a TRex plan over the TG server's RPC port, latency on", () => {
   const lab = localLab();
   const trex: Lab = {
     ...lab,
@@ -95,10 +95,28 @@ test("benchPlan: a TRex lab is refused with the config path", () => {
       options: { version: "3.03", installDir: "/opt/trex", limitMemoryMiB: 1024, mbufFactor: 32, workers: 1 },
     },
   };
+  // a trafgen deployment under a TRex lab is a program error, named
   assert.throws(
     () => benchPlan(trex, deployed(lab)),
-    (e: unknown) => e instanceof PlanBuildError && /vhost-perf-lab:tg\.kind/.test(e.message),
+    (e: unknown) => e instanceof PlanBuildError && /vhost-perf-lab:tg\.kind trex/.test(e.message),
   );
+  const tgSsh = { host: "192.0.2.20", port: 22, user: "root", privateKey: "TGKEY", hostKey: HOST_KEY };
+  const plan = parsePlan(
+    JSON.parse(
+      JSON.stringify(
+        benchPlan(trex, {
+          ...deployed(lab),
+          tg: { kind: "trex", host: { name: "tg1", ssh: tgSsh }, rpcHost: "192.0.2.20", rpcPort: 4501 },
+        }),
+      ),
+    ),
+  );
+  assert.equal(plan.tg.kind, "trex");
+  assert.ok(plan.tg.kind === "trex");
+  assert.equal(plan.tg.host, "tg1");
+  assert.equal(plan.tg.rpcHost, "192.0.2.20");
+  assert.deepEqual(plan.tg.latency?.fractions, [0.1, 0.5, 0.9]);
+  assert.equal(plan.hosts.tg1?.transport, "ssh");
 });
 
 test("benchPlan: the private key stays out of what the plan prints", () => {

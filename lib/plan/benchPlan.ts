@@ -36,13 +36,24 @@ export interface DeployedDut {
    * SSH endpoint; without them trafgen runs over the DUT's connection. directions: 2 sends both
    * ways at once, as CSIT measures.
    */
-  tg: {
-    netns: string;
-    txIf: string;
-    rxIf: string;
-    directions: 1 | 2;
-    host?: { name: string; ssh: SshEndpoint };
-  };
+  tg: DeployedTrafgen | DeployedTrex;
+}
+
+export interface DeployedTrafgen {
+  kind?: "trafgen";
+  netns: string;
+  txIf: string;
+  rxIf: string;
+  directions: 1 | 2;
+  host?: { name: string; ssh: SshEndpoint };
+}
+
+/** A lab's TG server running TRex: its SSH endpoint and the RPC port the TrexServer step reported. */
+export interface DeployedTrex {
+  kind: "trex";
+  host: { name: string; ssh: SshEndpoint };
+  rpcHost: string;
+  rpcPort: number;
 }
 
 export class PlanBuildError extends Error {}
@@ -66,13 +77,38 @@ function sshConnection(e: SshEndpoint): HostConnection {
   };
 }
 
+function planTg(d: DeployedDut): BenchPlan["tg"] {
+  const tg = d.tg;
+  if (tg.kind === "trex") {
+    return {
+      kind: "trex",
+      host: tg.host.name,
+      rpcHost: tg.rpcHost,
+      rpcPort: tg.rpcPort,
+      ports: [...PLAN_DEFAULTS.trex.ports] as [number, number],
+      timeoutMs: PLAN_DEFAULTS.trex.timeoutMs,
+      forceAcquire: false,
+      latency: { ...PLAN_DEFAULTS.trex.latency, fractions: [...PLAN_DEFAULTS.trex.latency.fractions] },
+    };
+  }
+  return {
+    ...PLAN_DEFAULTS.trafgen,
+    kind: "trafgen",
+    host: tg.host?.name ?? d.host.name,
+    netns: tg.netns,
+    txIf: tg.txIf,
+    rxIf: tg.rxIf,
+    directions: tg.directions,
+  };
+}
+
 export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
   if (!STACK_RE.test(d.stack)) {
     throw new PlanBuildError(`stack name "${d.stack}" is not [a-z0-9][a-z0-9-]{0,30} (pulumi.getStack())`);
   }
-  if (lab.tg.kind !== "trafgen") {
+  if ((lab.tg.kind === "trex") !== (d.tg.kind === "trex")) {
     throw new PlanBuildError(
-      `vhost-perf-lab:tg.kind ${lab.tg.kind}: the benchmark runner drives trafgen only so far; fix: use the local lab's trafgen TG (TRex is planned)`,
+      `vhost-perf-lab:tg.kind ${lab.tg.kind}: the deployment reported a ${d.tg.kind ?? "trafgen"} TG (a program error: the TG steps and the plan disagree)`,
     );
   }
   const m = lab.matrix;
@@ -93,15 +129,7 @@ export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
       vswitchTelemetryPrefix: d.vswitchPrefix,
       housekeepingCpus: [...d.host.cpus.housekeeping],
     },
-    tg: {
-      ...PLAN_DEFAULTS.trafgen,
-      kind: "trafgen",
-      host: d.tg.host?.name ?? d.host.name,
-      netns: d.tg.netns,
-      txIf: d.tg.txIf,
-      rxIf: d.tg.rxIf,
-      directions: d.tg.directions,
-    },
+    tg: planTg(d),
     cells: frames.flatMap((frame) =>
       m.vringSizes.flatMap((vringSize) =>
         m.cfsPolicies.map((policy) => ({ frame, vringSize, policy, tests: [...m.tests] })),
