@@ -221,6 +221,7 @@ do_start() {
     mkdir -p -- "$rec"
   fi
   [ ! -S "$SOCK" ] || ! answers || die "a VPP already answers on $SOCK" "stop it first"
+  rm -f -- "$SOCK" # a dead VPP's socket file: nobody answers on it
   STARTING=1
   if [ ! -d "$DIR" ]; then
     mkdir -p -- "$DIR"
