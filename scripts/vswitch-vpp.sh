@@ -97,6 +97,14 @@ start_time() { # field 22 of /proc/<pid>/stat
   set -- $s
   printf '%s\n' "${20}"
 }
+read_start() { # the same as start_time, into REPLY_START, without a subshell
+  local s f
+  REPLY_START=""
+  { IFS= read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
+  s=${s##*) }
+  read -r -a f <<<"$s"
+  REPLY_START=${f[19]:-}
+}
 rget() { sed -n "s/^$1=//p" -- "$rec/server" 2>/dev/null | head -n 1 || true; }
 running() { # the recorded VPP is the same process still
   local pid st
@@ -198,7 +206,7 @@ wire() { # run every "<expect>\t<command>" line of $1, each answer checked
 }
 
 do_start() {
-  local want wiring pid st deadline next problem version made=0
+  local want wiring pid st deadline next problem version made=0 pending boot
   DIR=$(dir_checked)
   SOCK=$DIR/cli.sock
   problem=$(install_problem) || die "$problem" "run the install step first, or set $INSTALL_HINT"
@@ -231,10 +239,23 @@ do_start() {
   cp -- "$want" "$rec/startup.conf"
   install -m 0644 -- "$want" "$DIR/startup.conf"
   say "starting vpp -c $DIR/startup.conf (log $DIR/vpp.log)"
+  # a TERM/INT between the launch and the record would leave VPP unknown to the undo: held until recorded
+  pending=""
+  trap 'pending=TERM' TERM
+  trap 'pending=INT' INT
+  # (no command substitution here: a subshell would die of the signal and record nothing)
   (exec setsid vpp -c "$DIR/startup.conf" </dev/null >>"$DIR/vpp.log" 2>&1) &
   pid=$!
-  st=$(start_time "$pid" || true)
-  printf 'pid=%s\nstart=%s\nboot=%s\n' "$pid" "$st" "$(cat /proc/sys/kernel/random/boot_id)" >>"$rec/server"
+  read_start "$pid" || true
+  st=$REPLY_START
+  IFS= read -r boot </proc/sys/kernel/random/boot_id
+  printf 'pid=%s\nstart=%s\nboot=%s\n' "$pid" "$st" "$boot" >>"$rec/server"
+  trap 'on_signal TERM 143' TERM
+  trap 'on_signal INT 130' INT
+  case "$pending" in
+    TERM) on_signal TERM 143 ;;
+    INT) on_signal INT 130 ;;
+  esac
   deadline=$((SECONDS + ${VPP_READY_TIMEOUT:-60}))
   next=$((SECONDS + 5))
   until answers; do
