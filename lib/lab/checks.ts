@@ -23,6 +23,39 @@ export function crossCheck(ctx: Ctx, lab: Lab): void {
   checkImage(ctx, lab);
   checkVms(ctx, lab);
   checkMatrix(ctx, lab);
+  checkVpp(ctx, lab);
+}
+
+/** Bytes VPP keeps per buffer: 2048 data + headroom + metadata (vlib_buffer_t), rounded up (project estimate). */
+export const VPP_BYTES_PER_BUFFER = 2560;
+
+/** VPP on a lab DUT: its PCI ports bound to the uio-driver its dpdk section names; buffers fit its memory. */
+function checkVpp(ctx: Ctx, lab: Lab): void {
+  const sw = lab.vswitch;
+  if (sw.kind !== "vpp" || ctx.failed("vswitch")) return;
+  const driver = sw.options.uioDriver;
+  lab.hosts.forEach((h, i) => {
+    if (!h.roles.includes("dut") || ctx.failed(at(hostPath(i), "nics"))) return;
+    h.nics.forEach((n, j) => {
+      if (n.kind === "pci" && n.driver !== driver) {
+        ctx.error(
+          at(at(at(hostPath(i), "nics"), j), "driver"),
+          `${driver}, the driver VPP's dpdk section names (vswitch.options.uioDriver)`,
+          `"${n.driver}"`,
+          `set driver: ${driver}, or vswitch.options.uioDriver: ${n.driver}`,
+        );
+      }
+    });
+  });
+  const needMiB = Math.ceil((sw.options.buffers * VPP_BYTES_PER_BUFFER) / (1 << 20));
+  if (needMiB > sw.memoryMiB) {
+    ctx.error(
+      "vswitch.options.buffers",
+      `buffers that fit vswitch.memoryMiB (${sw.memoryMiB} MiB at ~${VPP_BYTES_PER_BUFFER} bytes each)`,
+      `${sw.options.buffers} (~${needMiB} MiB)`,
+      `lower buffers, or set vswitch.memoryMiB: ${needMiB} or more`,
+    );
+  }
 }
 
 /** The hosts that run VMs. */

@@ -111,6 +111,9 @@ export const SOCKET_TEMPLATES: Record<VswitchKind, string> = {
   "ovs-dpdk": "/run/vhost-perf-lab/{stack}/vhu-{vm}-{n}.sock",
 };
 
+/** FD.io's VPP release the project pins by default (vhost-user is a plugin from 23.10 on). */
+export const VPP_DEFAULT_VERSION = "24.10-release";
+
 /** The stack name when the caller gives none and the source is not a Pulumi.<stack>.yaml (tests). */
 export const DEFAULT_STACK = "dev";
 
@@ -121,7 +124,16 @@ const CSIT: ProfileDefaults = {
   vswitchMemoryMiB: { testpmd: 1024, vpp: 1024, "ovs-dpdk": 1024 }, // project default
   // guest/host testpmd: CSIT's --forward-mode=io --burst=64 --txd=1024 --rxd=1024
   testpmd: { forwardMode: "io", burst: 64, rxd: 1024, txd: 1024, mbufs: 16384 },
-  vpp: { mode: "l2xc", buffers: 16384, rxQueues: 1, uioDriver: "vfio-pci" },
+  // VPP: CSIT's l2xc, one rx queue, vfio-pci, no-multi-seg; the version pin is a project default
+  vpp: {
+    mode: "l2xc",
+    buffers: 16384,
+    rxQueues: 1,
+    uioDriver: "vfio-pci",
+    version: VPP_DEFAULT_VERSION,
+    install: { kind: "preinstalled" },
+    noMultiSeg: true,
+  },
   ovs: { rxQueues: 1 },
   // CSIT: 4096 MB per VM; 1vm/1c = 3 vCPUs. Guest hugepages: project default (1 GiB of 2M pages).
   vms: { count: 1, vcpus: 3, memoryMiB: 4096, queues: 1, sshPortBase: 10020, guestHugepages: 512 },
@@ -168,7 +180,7 @@ const LOCAL: ProfileDefaults = {
   vswitchKind: "testpmd",
   vswitchMemoryMiB: { testpmd: 512, vpp: 512, "ovs-dpdk": 512 }, // --socket-mem 512 ran here
   testpmd: { forwardMode: "io", burst: 64, rxd: 1024, txd: 1024, mbufs: 16384 },
-  vpp: { mode: "l2xc", buffers: 16384, rxQueues: 1, uioDriver: "uio_pci_generic" },
+  vpp: { ...CSIT.vpp, uioDriver: "uio_pci_generic" },
   ovs: { rxQueues: 1 },
   vms: { count: 1, vcpus: 2, memoryMiB: 2048, queues: 1, sshPortBase: 10020, guestHugepages: 256 },
   tgKind: "trafgen",

@@ -77,6 +77,7 @@ import {
   TUNINGS,
   Vms,
   Vswitch,
+  VppInstall,
   VSWITCH_KINDS,
   Workload,
 } from "./types";
@@ -895,7 +896,7 @@ function readOptions(
 
 const VSWITCH_OPTION_KEYS: Record<string, readonly string[]> = {
   testpmd: ["forwardMode", "burst", "rxd", "txd", "mbufs"],
-  vpp: ["mode", "buffers", "rxQueues", "uioDriver"],
+  vpp: ["mode", "buffers", "rxQueues", "uioDriver", "version", "install", "noMultiSeg"],
   "ovs-dpdk": ["rxQueues"],
 };
 
@@ -945,6 +946,13 @@ function parseVswitch(ctx: Ctx, v: unknown, d: ProfileDefaults): Vswitch {
             ["vfio-pci", "uio_pci_generic"] as const,
             d.vpp.uioDriver,
           ),
+          version: str(ctx, at(op, "version"), o.version, {
+            def: d.vpp.version,
+            expected: 'FD.io\'s package version of VPP, e.g. "24.10-release" (quoted)',
+            pattern: VPP_VERSION_RE,
+          }),
+          install: parseVppInstall(ctx, at(op, "install"), o.install, d.vpp.install),
+          noMultiSeg: bool(ctx, at(op, "noMultiSeg"), o.noMultiSeg, d.vpp.noMultiSeg),
         },
       };
     default:
@@ -956,6 +964,63 @@ function parseVswitch(ctx: Ctx, v: unknown, d: ProfileDefaults): Vswitch {
         },
       };
   }
+}
+
+/** FD.io's VPP package versions: 24.10-release, 24.10.1-release, 25.02-rc0~12-g0123abc. */
+export const VPP_VERSION_RE = /^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[A-Za-z0-9.~+]+)*$/;
+
+/** vswitch.options.install: {kind: preinstalled} or {kind: repository, url, suite, component, keyUrl, keyFingerprint}. */
+function parseVppInstall(ctx: Ctx, path: string, v: unknown, def: VppInstall): VppInstall {
+  if (missing(v)) return def;
+  const all = ["kind", "url", "suite", "component", "keyUrl", "keyFingerprint"];
+  const m = readMap(ctx, path, v, all, "where VPP comes from");
+  if (!m) return def;
+  const kind = choice(
+    ctx,
+    at(path, "kind"),
+    m.kind,
+    ["preinstalled", "repository"] as const,
+    undefined,
+    "the install kind",
+  );
+  if (kind === "preinstalled") {
+    for (const k of Object.keys(m)) {
+      if (k !== "kind")
+        ctx.error(
+          at(path, k),
+          "only kind with kind: preinstalled",
+          `"${k}"`,
+          "remove it, or set kind: repository",
+        );
+    }
+    return { kind };
+  }
+  const url = str(ctx, at(path, "url"), m.url, {
+    expected: "the https:// base of FD.io's apt repository, e.g. https://packagecloud.io/fdio/2410/debian",
+    pattern: /^https:\/\/[A-Za-z0-9.-]+(:\d+)?(\/[A-Za-z0-9._~%+-]+)*\/?$/,
+  });
+  const word = (k: string, expected: string): string =>
+    str(ctx, at(path, k), m[k], { expected, pattern: /^[a-z0-9][a-z0-9._-]{0,40}$/ });
+  const suite = word("suite", "the distribution codename of the DUT, e.g. bookworm or jammy");
+  const component = word("component", "the repository component, e.g. main");
+  const keyUrl = str(ctx, at(path, "keyUrl"), m.keyUrl, {
+    expected:
+      "the https:// URL of the repository's signing key, e.g. https://packagecloud.io/fdio/2410/gpgkey",
+    pattern: /^https:\/\/[A-Za-z0-9.-]+(:\d+)?(\/[A-Za-z0-9._~%+-]+)+$/,
+  });
+  const fpr = str(ctx, at(path, "keyFingerprint"), m.keyFingerprint, {
+    expected:
+      "the signing key's fingerprint: 40 hex digits (spaces allowed), as `gpg --show-keys <key file>` prints it",
+    pattern: /^\s*([0-9A-Fa-f]{4}\s*){10}$/,
+  });
+  return {
+    kind,
+    url: url.replace(/\/$/, ""),
+    suite,
+    component,
+    keyUrl,
+    keyFingerprint: fpr.replace(/\s+/g, "").toUpperCase(),
+  };
 }
 
 const VMS_KEYS = [

@@ -113,7 +113,7 @@ export function formatSummary(lab: Lab): string {
     vs.kind === "testpmd"
       ? `${vs.options.forwardMode} fwd`
       : vs.kind === "vpp"
-        ? vs.options.mode
+        ? `${vs.options.mode} ${vs.options.version} (${vs.options.install.kind === "repository" ? `from ${vs.options.install.url}, key ${vs.options.install.keyFingerprint}` : "preinstalled, checked"}), ${vs.options.rxQueues} rxq, ${vs.options.uioDriver}`
         : "openflow xconnect";
   out.push(`vswitch   ${vs.kind} ${vsOpt}, ${vs.memoryMiB} MiB hugepage memory`);
   const v = lab.vms;

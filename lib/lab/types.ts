@@ -224,10 +224,38 @@ export interface TestpmdOptions {
 export interface VppOptions {
   /** l2xc: cross-connect (l2xcbase); l2bd: bridge domain with MAC learning (l2bdbasemaclrn) */
   mode: "l2xc" | "l2bd";
+  /** startup.conf buffers { buffers-per-numa } */
   buffers: number;
+  /** startup.conf dpdk { dev <pci> { num-rx-queues } } */
   rxQueues: number;
+  /** startup.conf dpdk { uio-driver }; the DUT's PCI ports are bound to it */
   uioDriver: "vfio-pci" | "uio_pci_generic";
+  /** FD.io's package version of vpp, vpp-plugin-core, vpp-plugin-dpdk, e.g. "24.10-release" */
+  version: string;
+  /** where VPP comes from on the DUT */
+  install: VppInstall;
+  /** startup.conf dpdk { no-multi-seg } (CSIT sets it) */
+  noMultiSeg: boolean;
 }
+
+/**
+ * VPP on the DUT: already installed (the packages' version is checked), or installed from FD.io's
+ * apt repository (packagecloud), whose signing key is checked against a pinned fingerprint.
+ */
+export type VppInstall =
+  | { kind: "preinstalled" }
+  | {
+      kind: "repository";
+      /** apt repository base, e.g. https://packagecloud.io/fdio/2410/debian */
+      url: string;
+      /** distribution codename, e.g. bookworm */
+      suite: string;
+      component: string;
+      /** the repository's signing key (ASCII armored or binary) */
+      keyUrl: string;
+      /** its fingerprint, 40 hex digits (upper case, no spaces) */
+      keyFingerprint: string;
+    };
 export interface OvsDpdkOptions {
   rxQueues: number;
 }
