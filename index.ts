@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkHostFacts, duts, formatErrors, mgmtCable, type VethNic } from "./lib/lab";
 import { benchPlan, type SshEndpoint } from "./lib/plan/benchPlan";
+import { withSetupFacts } from "./lib/results/setupFacts";
 import { loadLab } from "./components/shared/loadLab";
 import { LocalSshd } from "./components/ssh/LocalSshd";
 import { hostScript, stepToken, type Connection } from "./components/shared/hostScript";
@@ -165,9 +166,11 @@ const labs = duts(lab).map((host) => {
       vswitch.status,
       pulumi.all(vms.map((v) => v.status)),
       tgSsh ? tgSsh.connection : pulumi.output(undefined),
+      qemu.result,
+      dut.accel,
     ])
-    .apply(([c, sw, vmStatus, tc]) =>
-      benchPlan(lab, {
+    .apply(([c, sw, vmStatus, tc, q, accel]) =>
+      withSetupFacts(benchPlan(lab, {
         stack,
         host,
         ssh: sshEndpoint(c),
@@ -182,6 +185,13 @@ const labs = duts(lab).map((host) => {
           directions: tc ? 2 : 1,
           ...(tc ? { host: { name: tgHost.name, ssh: sshEndpoint(tc) } } : {}),
         },
+      }), {
+        // the setup facts of the result store's cell keys (lib/results): kernel and cmdline are read by the runner
+        qemu: { version: q.version, patches: q.patches },
+        accel,
+        vringSizes: vmStatus.map((s) => s.vringSizes ?? null),
+        cpus: { ...host.cpus },
+        vswitch: { kind: lab.vswitch.kind, options: { ...lab.vswitch.options } },
       }),
     );
   const bench = new Benchmark(`${host.name}-bench`, { plan, connection, dependsOn: vms.map((v) => v.ready) });
@@ -189,6 +199,8 @@ const labs = duts(lab).map((host) => {
 });
 
 export const labName = lab.name;
+/** The HTML report of the last benchmark run (one file; `npm run report` rebuilds and compares). */
+export const report = labs[0]?.bench.reportPath;
 export const hosts = pulumi.all(
   labs.map(({ host, dut, qemu, image, vms }) =>
     pulumi
