@@ -194,7 +194,13 @@ const labs = duts(lab).map((host) => {
         vswitch: { kind: lab.vswitch.kind, options: { ...lab.vswitch.options } },
       }),
     );
-  const bench = new Benchmark(`${host.name}-bench`, { plan, connection, dependsOn: vms.map((v) => v.ready) });
+  const bench = new Benchmark(`${host.name}-bench`, {
+    plan,
+    connection,
+    dependsOn: vms.map((v) => v.ready),
+    // VPL_FRESH=1: measure every cell again (a repeat run), instead of reusing unchanged cells
+    fresh: process.env.VPL_FRESH === "1",
+  });
   return { host, dut, qemu, image, vms, bench };
 });
 

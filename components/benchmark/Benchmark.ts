@@ -18,6 +18,11 @@ export interface BenchmarkArgs {
    */
   connection: pulumi.Input<Connection>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Measure every cell again, even those the result store has for the same cell key (a repeat run
+   * for the run-to-run spread): `VPL_FRESH=1 pulumi up`. The run is triggered by a new nonce.
+   */
+  fresh?: boolean;
 }
 
 /** The run's timeout in Pulumi; the runner stops (and restores) by itself a minute before. */
@@ -81,6 +86,7 @@ export class Benchmark extends pulumi.ComponentResource {
       path.join(root, "bin", "bench-runner.ts"),
       "--tolerate-failed-cells",
       "--results",
+      ...(args.fresh ? ["--fresh"] : []),
       "--time-limit",
       String(RUNNER_TIME_LIMIT_S),
     ])}`;
@@ -91,7 +97,11 @@ export class Benchmark extends pulumi.ComponentResource {
         create: run,
         update: run,
         stdin: pulumi.secret(planJson),
-        triggers: [runnerHash(), pulumi.unsecret(planJson.apply((p) => contentHash(p)))],
+        triggers: [
+          runnerHash(),
+          pulumi.unsecret(planJson.apply((p) => contentHash(p))),
+          ...(args.fresh ? [`fresh-${Date.now()}`] : []),
+        ],
         addPreviousOutputInEnv: false,
         logging: "stderr",
       },
