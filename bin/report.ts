@@ -50,26 +50,41 @@ export function parseArgs(argv: string[]): Args | string {
 
 export function textSummary(m: ReportModel): string {
   const lines: string[] = [];
-  lines.push(`run ${m.current.runId} (${m.current.stack}): ${m.current.cells.length} cells, ${m.current.cells.filter((c) => c.reused).length} reused, ${m.history.length} run(s) in the history`);
+  lines.push(
+    `run ${m.current.runId} (${m.current.stack}): ${m.current.cells.length} cells, ${m.current.cells.filter((c) => c.reused).length} reused, ${m.history.length} run(s) in the history`,
+  );
   if (m.current.calibration) {
     const c = m.current.calibration;
-    lines.push(`TG calibration: asked ${fmtPps(c.askedPps)}, achieved ${fmtPps(c.achievedPps)} pps/dir${c.capped ? `, capped to ${fmtPps(c.capPps)}` : ""}`);
+    lines.push(
+      `TG calibration: asked ${fmtPps(c.askedPps)}, achieved ${fmtPps(c.achievedPps)} pps/dir${c.capped ? `, capped to ${fmtPps(c.capPps)}` : ""}`,
+    );
   }
   lines.push("cfsrr1 vs cfs (cfsrr1 - cfs):");
   for (const r of m.impact) {
     const d = r.diff;
-    const ci = d && d.low !== null && d.high !== null ? ` 95% CI [${fmtPps(d.low)}, ${fmtPps(d.high)}]${d.significant ? " significant" : " within noise"}` : "";
-    lines.push(`  ${r.frame} ${r.metric}: cfs ${fmtPps(r.cfs)}, cfsrr1 ${fmtPps(r.cfsrr1)}, diff ${fmtPps(d?.diff ?? null)} (${fmtPct(d?.relative ?? null)})${ci}`);
+    const ci =
+      d && d.low !== null && d.high !== null
+        ? ` 95% CI [${fmtPps(d.low)}, ${fmtPps(d.high)}]${d.significant ? " significant" : " within noise"}`
+        : "";
+    lines.push(
+      `  ${r.frame} ${r.metric}: cfs ${fmtPps(r.cfs)}, cfsrr1 ${fmtPps(r.cfsrr1)}, diff ${fmtPps(d?.diff ?? null)} (${fmtPct(d?.relative ?? null)})${ci}`,
+    );
   }
   lines.push("repeatability:");
   for (const r of m.repeatability) {
-    lines.push(`  ${r.cell} ${r.metric}: CV within ${fmtPct(r.cvWithin, 2)}; ${r.runs.length} run(s) ${r.runs.map((x) => fmtPps(x.value)).join(" / ")}; CV across ${fmtPct(r.cvAcross, 2)}, spread ${fmtPct(r.spreadAcross, 2)}`);
+    lines.push(
+      `  ${r.cell} ${r.metric}: CV within ${fmtPct(r.cvWithin, 2)}; ${r.runs.length} run(s) ${r.runs.map((x) => fmtPps(x.value)).join(" / ")}; CV across ${fmtPct(r.cvAcross, 2)}, spread ${fmtPct(r.spreadAcross, 2)}`,
+    );
   }
   if (m.comparison && m.baseline) {
     const flagged = m.comparison.filter((r) => r.flagged);
-    lines.push(`compared with ${m.baseline.stack} run ${m.baseline.runId}: ${flagged.length} change(s) beyond the noise`);
+    lines.push(
+      `compared with ${m.baseline.stack} run ${m.baseline.runId}: ${flagged.length} change(s) beyond the noise`,
+    );
     for (const r of m.comparison) {
-      lines.push(`  ${r.flagged ? "CHANGED" : "same   "} ${r.cell} ${r.metric}: ${fmtPps(r.before)} -> ${fmtPps(r.after)} (${fmtPct(r.relative)}; noise ${fmtPct(r.noise)})`);
+      lines.push(
+        `  ${r.flagged ? "CHANGED" : "same   "} ${r.cell} ${r.metric}: ${fmtPps(r.before)} -> ${fmtPps(r.after)} (${fmtPct(r.relative)}; noise ${fmtPct(r.noise)})`,
+      );
     }
   }
   return lines.join("\n");
@@ -99,10 +114,16 @@ function main(argv: string[]): number {
     const secondRuns = limit(loadRuns(storeDir(second), skip));
     const base = firstRuns[firstRuns.length - 1];
     if (!base || secondRuns.length === 0) {
-      process.stderr.write(`report: both stacks need a stored run (${first}: ${firstRuns.length}, ${second}: ${secondRuns.length})\n`);
+      process.stderr.write(
+        `report: both stacks need a stored run (${first}: ${firstRuns.length}, ${second}: ${secondRuns.length})\n`,
+      );
       return 1;
     }
-    model = reportModel({ runs: secondRuns, baseline: base, title: `vhost-perf-lab: ${second} compared with ${first}` });
+    model = reportModel({
+      runs: secondRuns,
+      baseline: base,
+      title: `vhost-perf-lab: ${second} compared with ${first}`,
+    });
     outDir = storeDir(second);
   }
   const html = renderHtml(model);

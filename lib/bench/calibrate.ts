@@ -30,7 +30,12 @@ export function smallestFrame(plan: BenchPlan): FrameSize {
 }
 
 /** The cap from one calibration trial (pure). */
-export function capFrom(askedPps: number, offeredCount: number, durationS: number, directions: number): number {
+export function capFrom(
+  askedPps: number,
+  offeredCount: number,
+  durationS: number,
+  directions: number,
+): number {
   const achieved = offeredCount / durationS / Math.max(1, directions);
   if (achieved >= askedPps * (1 - 0.005)) return askedPps;
   return Math.max(1, Math.floor(achieved * (1 - CALIBRATION_MARGIN)));

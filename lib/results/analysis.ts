@@ -36,7 +36,15 @@ export interface CellView {
   measuredIn: string;
   error: string | null;
   warnings: string[];
-  mrr: { testName: string; loadPps: number; trials: number[]; avgPps: number; stdevPps: number; cv: number | null; l1Bps: number } | null;
+  mrr: {
+    testName: string;
+    loadPps: number;
+    trials: number[];
+    avgPps: number;
+    stdevPps: number;
+    cv: number | null;
+    l1Bps: number;
+  } | null;
   ndrpdr: { testName: string; ndr: BoundView; pdr: BoundView; stopReason: string; trace: TraceRow[] } | null;
   checks: Check[];
 }
@@ -232,7 +240,11 @@ export function repeatability(current: RunView, history: readonly RunView[]): Re
   for (const c of current.cells) {
     for (const metric of ["MRR", "NDR", "PDR"] as const) {
       const pick = (v: CellView): number | null =>
-        metric === "MRR" ? (v.mrr?.avgPps ?? null) : metric === "NDR" ? (v.ndrpdr?.ndr.lowerPps ?? null) : (v.ndrpdr?.pdr.lowerPps ?? null);
+        metric === "MRR"
+          ? (v.mrr?.avgPps ?? null)
+          : metric === "NDR"
+            ? (v.ndrpdr?.ndr.lowerPps ?? null)
+            : (v.ndrpdr?.pdr.lowerPps ?? null);
       if (pick(c) === null) continue;
       const runs = history.flatMap((r) => {
         const v = r.cells.find((x) => x.name === c.name && x.key === c.key && !x.reused);
@@ -310,7 +322,8 @@ export function compareRuns(base: RunView, next: RunView, widthGoal = 0.005): Co
         interval: null,
         noise: threshold,
         // a bound that appeared or vanished is a change as well
-        flagged: (x === null) !== (y === null) || (rel !== null && threshold !== null && Math.abs(rel) > threshold),
+        flagged:
+          (x === null) !== (y === null) || (rel !== null && threshold !== null && Math.abs(rel) > threshold),
       });
     }
   }

@@ -39,7 +39,8 @@ export interface NamingLike {
 function bounds(goal: GoalReport | null, directions: number, frame: FrameSize): BoundsRecord {
   // upperBoundPps is per direction in the runner's document; records are aggregate like CSIT's
   const upper = goal?.upperBoundPps === null || goal === null ? null : goal.upperBoundPps * directions;
-  const l1 = (pps: number | null): number | null => (pps === null ? null : Math.round(l1BitsPerSecond(pps, frame)));
+  const l1 = (pps: number | null): number | null =>
+    pps === null ? null : Math.round(l1BitsPerSecond(pps, frame));
   return {
     lower: {
       rate: { value: goal?.lowerBoundPps ?? null, unit: "pps" },
@@ -67,7 +68,13 @@ export function csitRecords(doc: StoredRunDoc): CsitRecord[] {
       message: [cell.error, ...cell.warnings].filter(Boolean).join("; "),
       dut_type: "testpmd",
       tg_type: doc.tg.kind,
-      vpl: { cell: cell.name, key: origin.key, runId: origin.runId, reused: origin.reused, policy: cell.policy },
+      vpl: {
+        cell: cell.name,
+        key: origin.key,
+        runId: origin.runId,
+        reused: origin.reused,
+        policy: cell.policy,
+      },
     };
     if (cell.mrr) {
       out.push({
@@ -79,7 +86,12 @@ export function csitRecords(doc: StoredRunDoc): CsitRecord[] {
         result: {
           type: "mrr",
           receive_rate: {
-            rate: { values: cell.mrr.trials.map((t) => t.pps), avg: cell.mrr.avgPps, stdev: cell.mrr.stdevPps, unit: "pps" },
+            rate: {
+              values: cell.mrr.trials.map((t) => t.pps),
+              avg: cell.mrr.avgPps,
+              stdev: cell.mrr.stdevPps,
+              unit: "pps",
+            },
             bandwidth: { avg: cell.mrr.l1Bps, unit: "bps" },
           },
         },

@@ -2,7 +2,8 @@
  * The report as ONE self-contained HTML file: tables drawn here (so the numbers are in the file as
  * text), plots drawn in the page by uPlot (npm `uplot`, pinned in package.json) whose code and
  * CSS are inlined; nothing is fetched at view time. Each plot, once drawn, counts its painted
- * pixels into data-painted (the browser test reads it). Pure apart from reading uPlot's files.
+ * coloured pixels into data-painted (axes and grid are grey, so only drawn data counts; the browser
+ * test reads it). Pure apart from reading uPlot's files.
  */
 import { readFileSync } from "node:fs";
 import type { CellView, RunView } from "./analysis";
@@ -62,7 +63,9 @@ function mrrTable(run: RunView): string {
     .filter((c) => c.mrr)
     .map((c) => {
       const m = c.mrr!;
-      const cells = Array.from({ length: max }, (_, i) => num(c.name, `mrr.trial.${i}`, m.trials[i] ?? null)).join("");
+      const cells = Array.from({ length: max }, (_, i) =>
+        num(c.name, `mrr.trial.${i}`, m.trials[i] ?? null),
+      ).join("");
       return `<tr><td>${esc(m.testName)}</td>${num(c.name, "mrr.loadPps", m.loadPps)}${cells}${num(c.name, "mrr.stdevPps", m.stdevPps)}</tr>`;
     });
   return `<table id="mrr"><thead><tr><th>test</th><th>offered pps/dir</th>${head}<th>stdev</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
@@ -100,7 +103,8 @@ function traceTables(run: RunView): string {
 function checksTable(run: RunView): string {
   const rows = run.cells.flatMap((c) =>
     c.checks.map(
-      (k) => `<tr><td>${esc(c.name)}</td><td>${esc(k.name)}</td><td data-check="${esc(c.name)}|${esc(k.name)}">${verdictBadge(k.verdict)}</td><td>${esc(k.detail)}</td></tr>`,
+      (k) =>
+        `<tr><td>${esc(c.name)}</td><td>${esc(k.name)}</td><td data-check="${esc(c.name)}|${esc(k.name)}">${verdictBadge(k.verdict)}</td><td>${esc(k.detail)}</td></tr>`,
     ),
   );
   return `<table id="checks"><thead><tr><th>cell</th><th>check</th><th>verdict</th><th>detail</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
@@ -121,7 +125,9 @@ ${num(id, "impact.diff", d?.diff ?? null)}<td class="n">${esc(fmtPct(d?.relative
 
 function repeatTable(m: ReportModel): string {
   const rows = m.repeatability.map(
-    (r) => `<tr><td>${esc(r.cell)}</td><td>${esc(r.metric)}</td><td class="n">${esc(fmtPct(r.cvWithin, 2))}</td><td class="n">${r.runs.length}</td>
+    (
+      r,
+    ) => `<tr><td>${esc(r.cell)}</td><td>${esc(r.metric)}</td><td class="n">${esc(fmtPct(r.cvWithin, 2))}</td><td class="n">${r.runs.length}</td>
 <td class="n">${esc(r.runs.map((x) => fmtPps(x.value)).join(" / "))}</td><td class="n">${esc(fmtPct(r.cvAcross, 2))}</td><td class="n">${esc(fmtPct(r.spreadAcross, 2))}</td></tr>`,
   );
   return `<p class="method">CV within the run: sample stdev / mean of the MRR trials. Across runs: one value per run that measured the cell with the same cell key (reused results are not counted again); CV and spread = (max - min) / mean.</p>
@@ -131,7 +137,9 @@ function repeatTable(m: ReportModel): string {
 function compareTable(m: ReportModel): string {
   if (!m.comparison || !m.baseline) return `<p>No earlier run to compare with.</p>`;
   const rows = m.comparison.map(
-    (r) => `<tr class="${r.flagged ? "flag" : ""}"><td>${esc(r.cell)}</td><td>${esc(r.metric)}</td><td class="n">${fmtPps(r.before)}</td><td class="n">${fmtPps(r.after)}</td>
+    (
+      r,
+    ) => `<tr class="${r.flagged ? "flag" : ""}"><td>${esc(r.cell)}</td><td>${esc(r.metric)}</td><td class="n">${fmtPps(r.before)}</td><td class="n">${fmtPps(r.after)}</td>
 <td class="n">${esc(fmtPct(r.relative))}</td><td class="n">${esc(r.interval ? `[${fmtPps(r.interval[0])}, ${fmtPps(r.interval[1])}]` : "-")}</td>
 <td class="n">${esc(fmtPct(r.noise))}</td><td data-flag="${esc(r.cell)}|${r.metric}">${r.flagged ? verdictBadge("CHANGED") : "within noise"}</td></tr>`,
   );
@@ -174,14 +182,15 @@ var m=JSON.parse(document.getElementById('model').textContent);
 var colors=['#1f77b4','#d62728','#2ca02c','#9467bd','#ff7f0e','#8c564b','#e377c2','#17becf'];
 var drawn=0;
 function painted(u,el){var c=u.ctx.canvas,d=u.ctx.getImageData(0,0,c.width,c.height).data,n=0;
-for(var i=3;i<d.length;i+=4){if(d[i]>0)n++;}el.setAttribute('data-painted',String(n));drawn++;}
+for(var i=0;i<d.length;i+=4){var r=d[i],g=d[i+1],b=d[i+2];if(d[i+3]>0&&Math.max(r,g,b)-Math.min(r,g,b)>40)n++;}if(!el.hasAttribute('data-painted'))drawn++;el.setAttribute('data-painted',String(n));
+document.body.setAttribute('data-plots',String(drawn));}
 function plot(id,title,xs,series,opts){var el=document.getElementById(id);if(!el)return;
 var s=[{label:opts&&opts.xLabel||'x'}].concat(series.map(function(x,i){return{label:x.label,stroke:x.color||colors[i%colors.length],
 fill:x.fill,width:x.lines?1.5:0,paths:x.lines?undefined:function(){return null},points:{show:true,size:x.size||7,
 fill:x.color||colors[i%colors.length]}}}));
 var u=new uPlot({title:title,width:Math.min(900,window.innerWidth-60),height:300,scales:{x:{time:false}},
-axes:[{label:opts&&opts.xLabel||''},{label:opts&&opts.yLabel||'pps',size:70}],series:s},[xs].concat(series.map(function(x){return x.values})),el);
-painted(u,el);}
+axes:[{label:opts&&opts.xLabel||'',incrs:[1,2,5,10,20,50,100],values:function(u,v){return v.map(function(x){return Number.isInteger(x)?String(x):''})}},{label:opts&&opts.yLabel||'pps',size:70}],series:s,
+hooks:{draw:[function(u){painted(u,el)}]}},[xs].concat(series.map(function(x){return x.values})),el);}
 var cur=m.current;
 var mrrCells=cur.cells.filter(function(c){return c.mrr});
 var n=Math.max.apply(null,[0].concat(mrrCells.map(function(c){return c.mrr.trials.length})));
@@ -204,7 +213,6 @@ plot('trace-'+c.name,'search trace: '+c.ndrpdr.testName,x,[
 var h=m.history;if(h.length>0){var hx=h.map(function(_,i){return i+1});
 plot('plot-history','MRR average per run (x = run, oldest first; same cell key only)',hx,cur.cells.filter(function(c){return c.mrr}).map(function(c){
 return{label:c.name,lines:true,values:h.map(function(r){var v=r.cells.filter(function(x){return x.name===c.name&&x.key===c.key&&!x.reused})[0];return v&&v.mrr?v.mrr.avgPps:null})}}),{xLabel:'run'});}
-document.body.setAttribute('data-plots',String(drawn));
 })();`;
 
 export function renderHtml(m: ReportModel, assets = uplotAssets()): string {

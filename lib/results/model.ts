@@ -53,7 +53,8 @@ export function reportModel(opts: {
   const baselineDoc =
     opts.baseline === undefined ? (idx > 0 ? opts.runs[idx - 1] : undefined) : (opts.baseline ?? undefined);
   const baseline = baselineDoc ? runView(baselineDoc) : null;
-  const widthGoal = (currentDoc.facts as { plan?: { ndrpdr?: { relativeWidth?: number } } }).plan?.ndrpdr?.relativeWidth;
+  const widthGoal = (currentDoc.facts as { plan?: { ndrpdr?: { relativeWidth?: number } } }).plan?.ndrpdr
+    ?.relativeWidth;
   return {
     title: opts.title ?? `vhost-perf-lab ${current.stack || currentDoc.plan}: run ${current.runId}`,
     generatedAt: opts.generatedAt ?? new Date().toISOString(),

@@ -23,7 +23,10 @@ export interface PlannedSetup {
   vswitch?: { kind: string; options?: Record<string, unknown> };
 }
 
-export function setupFacts(plan: BenchPlan, host: { kernel: string | null; cmdline: string | null }): SetupFacts {
+export function setupFacts(
+  plan: BenchPlan,
+  host: { kernel: string | null; cmdline: string | null },
+): SetupFacts {
   const s = ((plan.facts as { setup?: PlannedSetup }).setup ?? {}) as PlannedSetup;
   return {
     kernel: host.kernel,
@@ -95,19 +98,31 @@ export interface StoreOptions {
   fresh?: boolean;
 }
 
-export async function runWithStore(plan: BenchPlan, deps: RunnerDeps, opts: StoreOptions): Promise<StoredRunDoc> {
+export async function runWithStore(
+  plan: BenchPlan,
+  deps: RunnerDeps,
+  opts: StoreOptions,
+): Promise<StoredRunDoc> {
   const dir = opts.dir ?? storeDir(opts.stack);
   const runs = loadRuns(dir, (why) => deps.log(`[results] skipped an unreadable stored run: ${why}`));
   const setup = setupFacts(plan, await readHostSetup(deps, plan));
   const { keys, reuse, measure } = opts.fresh
-    ? { keys: plan.cells.map((c) => cellKey(c, plan, setup)), reuse: new Map(), measure: plan.cells.map((_, i) => i) }
+    ? {
+        keys: plan.cells.map((c) => cellKey(c, plan, setup)),
+        reuse: new Map(),
+        measure: plan.cells.map((_, i) => i),
+      }
     : partitionCells(plan, setup, runs);
-  for (const [i, r] of reuse) deps.log(`[results] ${r.cell.name}: unchanged (key ${keys[i]}), reusing the result of run ${r.runId}`);
+  for (const [i, r] of reuse)
+    deps.log(`[results] ${r.cell.name}: unchanged (key ${keys[i]}), reusing the result of run ${r.runId}`);
   const sub: BenchPlan = { ...plan, cells: measure.map((i) => plan.cells[i]!) };
   const measured =
     measure.length > 0
       ? await runBench(sub, deps)
-      : emptyReport(plan, "every cell's setup and parameters are unchanged: all results reused, nothing measured");
+      : emptyReport(
+          plan,
+          "every cell's setup and parameters are unchanged: all results reused, nothing measured",
+        );
   const runId = newRunId(dir, measured.startedAt);
   const origins: Record<string, CellOrigin> = {};
   const cells: CellReport[] = [];

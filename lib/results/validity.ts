@@ -51,8 +51,16 @@ export function ringCheck(cell: CellReport, setup: SetupFacts): Check {
   if (found.length === 0) return { name, verdict: "n/a", detail: "no negotiated ring size was reported" };
   const wrong = found.filter((n) => n !== cell.vringSize);
   return wrong.length === 0
-    ? { name, verdict: "pass", detail: `asked ${cell.vringSize}, negotiated ${[...new Set(found)].join("/")}` }
-    : { name, verdict: "fail", detail: `asked ${cell.vringSize}, negotiated ${[...new Set(found)].join("/")}` };
+    ? {
+        name,
+        verdict: "pass",
+        detail: `asked ${cell.vringSize}, negotiated ${[...new Set(found)].join("/")}`,
+      }
+    : {
+        name,
+        verdict: "fail",
+        detail: `asked ${cell.vringSize}, negotiated ${[...new Set(found)].join("/")}`,
+      };
 }
 
 export function policyCheck(cell: CellReport): Check {
@@ -77,7 +85,8 @@ export function loadCheck(cell: CellReport): Check {
   const problems: string[] = [];
   if (cell.mrr && cell.mrr.shortfallTrials > 0)
     problems.push(`${cell.mrr.shortfallTrials} of ${cell.mrr.trials.length} MRR trial(s) short of the load`);
-  if (cell.ndrpdr?.stopReason === "generator-shortfall") problems.push("NDR/PDR search stopped: generator-shortfall");
+  if (cell.ndrpdr?.stopReason === "generator-shortfall")
+    problems.push("NDR/PDR search stopped: generator-shortfall");
   if (!cell.mrr && !cell.ndrpdr) return { name, verdict: "n/a", detail: "nothing measured" };
   return problems.length === 0
     ? { name, verdict: "pass", detail: "every trial sent what was asked (0.5 % tolerance)" }
