@@ -170,29 +170,32 @@ const labs = duts(lab).map((host) => {
       dut.accel,
     ])
     .apply(([c, sw, vmStatus, tc, q, accel]) =>
-      withSetupFacts(benchPlan(lab, {
-        stack,
-        host,
-        ssh: sshEndpoint(c),
-        vswitchPid: sw.pid,
-        vswitchPrefix: vswitch.prefix,
-        vmPids: vmStatus.map((s) => s.pid),
-        tg: {
-          // a TG host of its own lives in the netns: its session is already there
-          netns: tc ? "" : tgPorts.netns,
-          txIf: tgPorts.nsIfs[0]!,
-          rxIf: tgPorts.nsIfs[1]!,
-          directions: tc ? 2 : 1,
-          ...(tc ? { host: { name: tgHost.name, ssh: sshEndpoint(tc) } } : {}),
+      withSetupFacts(
+        benchPlan(lab, {
+          stack,
+          host,
+          ssh: sshEndpoint(c),
+          vswitchPid: sw.pid,
+          vswitchPrefix: vswitch.prefix,
+          vmPids: vmStatus.map((s) => s.pid),
+          tg: {
+            // a TG host of its own lives in the netns: its session is already there
+            netns: tc ? "" : tgPorts.netns,
+            txIf: tgPorts.nsIfs[0]!,
+            rxIf: tgPorts.nsIfs[1]!,
+            directions: tc ? 2 : 1,
+            ...(tc ? { host: { name: tgHost.name, ssh: sshEndpoint(tc) } } : {}),
+          },
+        }),
+        {
+          // the setup facts of the result store's cell keys (lib/results): kernel and cmdline are read by the runner
+          qemu: { version: q.version, patches: q.patches },
+          accel,
+          vringSizes: vmStatus.map((s) => s.vringSizes ?? null),
+          cpus: { ...host.cpus },
+          vswitch: { kind: lab.vswitch.kind, options: { ...lab.vswitch.options } },
         },
-      }), {
-        // the setup facts of the result store's cell keys (lib/results): kernel and cmdline are read by the runner
-        qemu: { version: q.version, patches: q.patches },
-        accel,
-        vringSizes: vmStatus.map((s) => s.vringSizes ?? null),
-        cpus: { ...host.cpus },
-        vswitch: { kind: lab.vswitch.kind, options: { ...lab.vswitch.options } },
-      }),
+      ),
     );
   const bench = new Benchmark(`${host.name}-bench`, {
     plan,

@@ -143,8 +143,8 @@ describe("the HTML report in headless chromium", { skip }, () => {
         browse(file, ["--window-size=1280,4200", `--screenshot=${shot}`]);
         assert.ok(existsSync(shot) && readFileSync(shot).length > 10000, "screenshot written");
         const kept = shot.replace(/\.png$/, ".html");
-      writeFileSync(kept, html);
-      process.stdout.write(`# report: ${kept}\n# screenshot: ${shot}\n`);
+        writeFileSync(kept, html);
+        process.stdout.write(`# report: ${kept}\n# screenshot: ${shot}\n`);
       } finally {
         rmSync(home, { recursive: true, force: true });
       }
