@@ -83,7 +83,7 @@ export function textSummary(m: ReportModel): string {
     );
     for (const r of m.comparison) {
       lines.push(
-        `  ${r.flagged ? "CHANGED" : "same   "} ${r.cell} ${r.metric}: ${fmtPps(r.before)} -> ${fmtPps(r.after)} (${fmtPct(r.relative)}; noise ${fmtPct(r.noise)})`,
+        `  ${r.flagged ? "CHANGED" : "same   "} ${r.cell} ${r.metric}: ${fmtPps(r.before)} -> ${fmtPps(r.after)} (${fmtPct(r.relative)}; noise ${fmtPct(r.noise)})${r.note ? `; ${r.note}` : ""}`,
       );
     }
   }

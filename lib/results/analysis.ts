@@ -282,13 +282,16 @@ export interface CompareRow {
   interval: [number, number] | null;
   noise: number | null;
   flagged: boolean;
+  /** why the two may not be comparable (e.g. a different offered load after the TG calibration) */
+  note: string;
 }
 
 export function compareRuns(base: RunView, next: RunView, widthGoal = 0.005): CompareRow[] {
   const rows: CompareRow[] = [];
   for (const b of next.cells) {
     const a = base.cells.find((c) => c.name === b.name);
-    if (!a) continue;
+    // no baseline, or one and the same measurement (reused by the later run)
+    if (!a || a.measuredIn === b.measuredIn) continue;
     const cvs = [a.mrr?.cv, b.mrr?.cv].filter((v): v is number => typeof v === "number");
     const noise = cvs.length > 0 ? 2 * Math.max(...cvs) : null;
     if (a.mrr && b.mrr) {
@@ -303,6 +306,10 @@ export function compareRuns(base: RunView, next: RunView, widthGoal = 0.005): Co
         interval: d.low === null || d.high === null ? null : [d.low, d.high],
         noise,
         flagged: d.significant && rel !== null && noise !== null && Math.abs(rel) > noise,
+        note:
+          a.mrr.loadPps === b.mrr.loadPps
+            ? ""
+            : `offered load differs: ${a.mrr.loadPps} -> ${b.mrr.loadPps} pps/dir (TG calibration)`,
       });
     }
     for (const metric of ["NDR", "PDR"] as const) {
@@ -324,6 +331,9 @@ export function compareRuns(base: RunView, next: RunView, widthGoal = 0.005): Co
         // a bound that appeared or vanished is a change as well
         flagged:
           (x === null) !== (y === null) || (rel !== null && threshold !== null && Math.abs(rel) > threshold),
+        note: [a.ndrpdr.stopReason, b.ndrpdr.stopReason].includes("generator-shortfall")
+          ? `search stop: ${a.ndrpdr.stopReason} -> ${b.ndrpdr.stopReason}`
+          : "",
       });
     }
   }

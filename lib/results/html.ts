@@ -141,12 +141,12 @@ function compareTable(m: ReportModel): string {
       r,
     ) => `<tr class="${r.flagged ? "flag" : ""}"><td>${esc(r.cell)}</td><td>${esc(r.metric)}</td><td class="n">${fmtPps(r.before)}</td><td class="n">${fmtPps(r.after)}</td>
 <td class="n">${esc(fmtPct(r.relative))}</td><td class="n">${esc(r.interval ? `[${fmtPps(r.interval[0])}, ${fmtPps(r.interval[1])}]` : "-")}</td>
-<td class="n">${esc(fmtPct(r.noise))}</td><td data-flag="${esc(r.cell)}|${r.metric}">${r.flagged ? verdictBadge("CHANGED") : "within noise"}</td></tr>`,
+<td class="n">${esc(fmtPct(r.noise))}</td><td data-flag="${esc(r.cell)}|${r.metric}">${r.flagged ? verdictBadge("CHANGED") : "within noise"}</td><td>${esc(r.note)}</td></tr>`,
   );
   const flagged = m.comparison.filter((r) => r.flagged).length;
   return `<p>Baseline: ${esc(m.baseline.stack)} run ${esc(m.baseline.runId)}; compared: ${esc(m.current.stack)} run ${esc(m.current.runId)}. ${flagged} change(s) flagged.</p>
 <p class="method">Rule: ${esc(m.compareRule)}</p>
-<table id="compare"><thead><tr><th>cell</th><th>metric</th><th>baseline</th><th>this</th><th>change</th><th>95 % interval of the difference</th><th>noise threshold</th><th>verdict</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
+<table id="compare"><thead><tr><th>cell</th><th>metric</th><th>baseline</th><th>this</th><th>change</th><th>95 % interval of the difference</th><th>noise threshold</th><th>verdict</th><th>note</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
 }
 
 function setupBlock(run: RunView): string {

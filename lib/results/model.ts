@@ -50,11 +50,20 @@ export function reportModel(opts: {
   if (!currentDoc) throw new Error("no run to report");
   const current = runView(currentDoc);
   const idx = history.findIndex((r) => r.runId === current.runId && r.stack === current.stack);
-  const baselineDoc =
-    opts.baseline === undefined ? (idx > 0 ? opts.runs[idx - 1] : undefined) : (opts.baseline ?? undefined);
+  const widthGoalOf = (d: StoredRunDoc): number =>
+    (d.facts as { plan?: { ndrpdr?: { relativeWidth?: number } } }).plan?.ndrpdr?.relativeWidth ?? 0.005;
+  // default baseline: the latest earlier run that measured some cell of this one on its own (a run
+  // whose results this one only reused has nothing to compare)
+  let baselineDoc: StoredRunDoc | undefined;
+  if (opts.baseline !== undefined) baselineDoc = opts.baseline ?? undefined;
+  else {
+    for (let i = (idx >= 0 ? idx : history.length) - 1; i >= 0 && !baselineDoc; i--) {
+      const candidate = history[i]!;
+      if (compareRuns(candidate, current, widthGoalOf(currentDoc)).length > 0) baselineDoc = opts.runs[i];
+    }
+  }
   const baseline = baselineDoc ? runView(baselineDoc) : null;
-  const widthGoal = (currentDoc.facts as { plan?: { ndrpdr?: { relativeWidth?: number } } }).plan?.ndrpdr
-    ?.relativeWidth;
+  const widthGoal = widthGoalOf(currentDoc);
   return {
     title: opts.title ?? `vhost-perf-lab ${current.stack || currentDoc.plan}: run ${current.runId}`,
     generatedAt: opts.generatedAt ?? new Date().toISOString(),
@@ -64,7 +73,7 @@ export function reportModel(opts: {
     impact: impact(current, idx >= 0 ? history : [...history, current]),
     impactMethod: IMPACT_METHOD,
     repeatability: repeatability(current, idx >= 0 ? history : [...history, current]),
-    comparison: baseline ? compareRuns(baseline, current, widthGoal ?? 0.005) : null,
+    comparison: baseline ? compareRuns(baseline, current, widthGoal) : null,
     compareRule: COMPARE_RULE,
   };
 }

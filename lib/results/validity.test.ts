@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CellReport } from "../bench/report";
-import { loadCheck, numbersIn, orderCheck, policyCheck, ringCheck } from "./validity";
+import { loadCheck, orderCheck, policyCheck, ringCheck, ringSizesIn } from "./validity";
 import { SETUP } from "./testSupport";
 
 function cell(over: Partial<CellReport> = {}): CellReport {
@@ -71,7 +71,15 @@ describe("validity checks", () => {
     assert.equal(ringCheck(cell(), SETUP).verdict, "pass");
     assert.equal(ringCheck(cell(), { ...SETUP, vringSizes: [{ rx: "256", tx: 1024 }] }).verdict, "fail");
     assert.equal(ringCheck(cell(), { ...SETUP, vringSizes: [] }).verdict, "n/a");
-    assert.deepEqual(numbersIn({ a: [1, "2", "x", { b: 3 }] }), [1, 2, 3]);
+    // the launcher's report: other numbers (queue pairs, max sizes) are not ring sizes
+    const real = [
+      {
+        nic1: { queuePairs: 1, rx: 1024, rxMax: 1024, tx: 1024, txMax: 1024 },
+        nic2: { rx: "512", tx: 1024 },
+      },
+    ];
+    assert.deepEqual(ringSizesIn(real), [1024, 1024, 512, 1024]);
+    assert.equal(ringCheck(cell(), { ...SETUP, vringSizes: real }).verdict, "fail");
   });
 
   it("policy as asked", () => {

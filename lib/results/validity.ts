@@ -13,13 +13,20 @@ export interface Check {
   detail: string;
 }
 
-/** The numbers found anywhere in a value (the VM launcher's vring report has no fixed shape). */
-export function numbersIn(value: unknown): number[] {
-  if (typeof value === "number") return Number.isFinite(value) ? [value] : [];
-  if (typeof value === "string") return /^\d+$/.test(value) ? [Number(value)] : [];
-  if (Array.isArray(value)) return value.flatMap(numbersIn);
-  if (value !== null && typeof value === "object") return Object.values(value).flatMap(numbersIn);
-  return [];
+/**
+ * The negotiated ring sizes in the VM launcher's report (no fixed shape): the values of every
+ * "rx"/"tx" key at any depth, as numbers.
+ */
+export function ringSizesIn(value: unknown): number[] {
+  if (Array.isArray(value)) return value.flatMap(ringSizesIn);
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([k, v]) => {
+    if (k === "rx" || k === "tx") {
+      const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+      return typeof n === "number" && Number.isFinite(n) ? [n] : [];
+    }
+    return ringSizesIn(v);
+  });
 }
 
 /** Relative tolerance for the ordering check, as the runner's sanity warnings use it. */
@@ -47,7 +54,7 @@ export function orderCheck(cell: CellReport, tolerance = ORDER_TOLERANCE): Check
 
 export function ringCheck(cell: CellReport, setup: SetupFacts): Check {
   const name = "ring size as asked";
-  const found = numbersIn(setup.vringSizes);
+  const found = ringSizesIn(setup.vringSizes);
   if (found.length === 0) return { name, verdict: "n/a", detail: "no negotiated ring size was reported" };
   const wrong = found.filter((n) => n !== cell.vringSize);
   return wrong.length === 0
