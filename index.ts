@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkHostFacts, duts, formatErrors, mgmtCable, type VethNic } from "./lib/lab";
 import { benchPlan, type SshEndpoint } from "./lib/plan/benchPlan";
+import { withSetupFacts } from "./lib/results/setupFacts";
 import { loadLab } from "./components/shared/loadLab";
 import { LocalSshd } from "./components/ssh/LocalSshd";
 import { hostScript, stepToken, type Connection } from "./components/shared/hostScript";
@@ -177,31 +178,51 @@ const labs = duts(lab).map((host) => {
       pulumi.all(vms.map((v) => v.status)),
       tgSsh ? tgSsh.connection : pulumi.output(undefined),
       trexEndpoint ?? pulumi.output(undefined),
+      qemu.result,
+      dut.accel,
     ])
-    .apply(([c, sw, vmStatus, tc, trexEnd]) =>
-      benchPlan(lab, {
-        stack,
-        host,
-        ssh: sshEndpoint(c),
-        vswitchPid: sw.pid,
-        vswitchPrefix: vswitch.prefix,
-        vmPids: vmStatus.map((s) => s.pid),
-        // a lab's TG server: the runner drives TRex over its RPC port
-        tg: trexEnd ?? {
-          // a TG host of its own lives in the netns: its session is already there
-          netns: tc ? "" : tgPorts.netns,
-          txIf: tgPorts.nsIfs[0]!,
-          rxIf: tgPorts.nsIfs[1]!,
-          directions: tc ? 2 : 1,
-          ...(tc ? { host: { name: tgHost.name, ssh: sshEndpoint(tc) } } : {}),
+    .apply(([c, sw, vmStatus, tc, trexEnd, q, accel]) =>
+      withSetupFacts(
+        benchPlan(lab, {
+          stack,
+          host,
+          ssh: sshEndpoint(c),
+          vswitchPid: sw.pid,
+          vswitchPrefix: vswitch.prefix,
+          vmPids: vmStatus.map((s) => s.pid),
+          // a lab's TG server: the runner drives TRex over its RPC port
+          tg: trexEnd ?? {
+            // a TG host of its own lives in the netns: its session is already there
+            netns: tc ? "" : tgPorts.netns,
+            txIf: tgPorts.nsIfs[0]!,
+            rxIf: tgPorts.nsIfs[1]!,
+            directions: tc ? 2 : 1,
+            ...(tc ? { host: { name: tgHost.name, ssh: sshEndpoint(tc) } } : {}),
+          },
+        }),
+        {
+          // the setup facts of the result store's cell keys (lib/results): kernel and cmdline are read by the runner
+          qemu: { version: q.version, patches: q.patches },
+          accel,
+          vringSizes: vmStatus.map((s) => s.vringSizes ?? null),
+          cpus: { ...host.cpus },
+          vswitch: { kind: lab.vswitch.kind, options: { ...lab.vswitch.options } },
         },
-      }),
+      ),
     );
-  const bench = new Benchmark(`${host.name}-bench`, { plan, connection, dependsOn: vms.map((v) => v.ready) });
+  const bench = new Benchmark(`${host.name}-bench`, {
+    plan,
+    connection,
+    dependsOn: vms.map((v) => v.ready),
+    // VPL_FRESH=1: measure every cell again (a repeat run), instead of reusing unchanged cells
+    fresh: process.env.VPL_FRESH === "1",
+  });
   return { host, dut, qemu, image, vms, bench };
 });
 
 export const labName = lab.name;
+/** The HTML report of the last benchmark run (one file; `npm run report` rebuilds and compares). */
+export const report = labs[0]?.bench.reportPath;
 export const hosts = pulumi.all(
   labs.map(({ host, dut, qemu, image, vms }) =>
     pulumi

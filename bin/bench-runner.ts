@@ -23,11 +23,14 @@ import { AbortedError } from "../lib/bench/abort";
 import { hostPaths, parsePlan, PlanError, type BenchPlan } from "../lib/bench/plan";
 import { HostPool } from "../lib/bench/remote";
 import { toJson } from "../lib/bench/report";
-import { findScript, findTelemetryClient, runBench } from "../lib/bench/runner";
+import { findScript, findTelemetryClient, runBench, type RunnerDeps } from "../lib/bench/runner";
 import { runRestore } from "../lib/bench/schedPolicy";
+import { runWithStore } from "../lib/results/session";
 
 const USAGE =
   "usage: bench-runner [--plan <file.json>] [--time-limit <seconds>] [--tolerate-failed-cells] [--no-probe]\n" +
+  "       [--results] [--fresh]   (--results: keep the run in the stack's result store, reuse unchanged cells,\n" +
+  "                               write the HTML report; --fresh: measure every cell again)\n" +
   "       (plan JSON on stdin without --plan)";
 
 /** A closed pipe (the engine went away) must not crash the runner before it has restored. */
@@ -50,10 +53,12 @@ interface Options {
   probe: boolean;
   timeLimitS?: number;
   tolerateFailedCells: boolean;
+  results: boolean;
+  fresh: boolean;
 }
 
 function parseArgs(argv: string[]): Options | string {
-  const o: Options = { probe: true, tolerateFailedCells: false };
+  const o: Options = { probe: true, tolerateFailedCells: false, results: false, fresh: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const value = (): string | undefined => {
@@ -68,6 +73,8 @@ function parseArgs(argv: string[]): Options | string {
       o.timeLimitS = v;
     } else if (arg === "--tolerate-failed-cells") o.tolerateFailedCells = true;
     else if (arg === "--no-probe") o.probe = false;
+    else if (arg === "--results") o.results = true;
+    else if (arg === "--fresh") o.fresh = true;
     else return `unknown argument ${arg}`;
   }
   return o;
@@ -138,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
           abort.abort(new AbortedError(`time limit of ${opts.timeLimitS} s`));
         }, opts.timeLimitS * 1000);
 
-  const report = await runBench(plan, {
+  const deps: RunnerDeps = {
     hosts,
     log: (line) => {
       try {
@@ -151,7 +158,11 @@ async function main(argv: string[]): Promise<number> {
     telemetryClient: findTelemetryClient(__dirname),
     restoreScript,
     ...(opts.probe ? {} : { probe: null }),
-  });
+  };
+  // --results: the result store decides which cells to measure (lib/results/session.ts)
+  const report = opts.results
+    ? await runWithStore(plan, deps, { stack: plan.stack, fresh: opts.fresh })
+    : await runBench(plan, deps);
   if (timer) clearTimeout(timer);
   await hosts.closeAll();
   try {

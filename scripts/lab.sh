@@ -19,3 +19,7 @@ t0=$SECONDS
 "$bin/pulumi" up --stack "$stack" --yes --skip-preview --non-interactive "$@"
 echo "[lab] pulumi up --stack $stack finished in $((SECONDS - t0)) s; outputs:" >&2
 "$bin/pulumi" stack output --stack "$stack" --json
+report=$("$bin/pulumi" stack output --stack "$stack" report 2>/dev/null || true)
+if [ -n "$report" ]; then
+  echo "[lab] report: $report (npm run report -- --stack $stack rebuilds it and compares runs)" >&2
+fi

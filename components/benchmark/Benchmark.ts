@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { BenchPlan } from "../../lib/bench/plan";
 import type { BenchReport, CellReport } from "../../lib/bench/report";
+import type { StoredRunDoc } from "../../lib/results/types";
 import { hostScript, type Connection } from "../shared/hostScript";
 import { contentHash, repoRoot } from "../shared/scripts";
 import { shellJoin } from "../shared/shell";
@@ -17,6 +18,11 @@ export interface BenchmarkArgs {
    */
   connection: pulumi.Input<Connection>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Measure every cell again, even those the result store has for the same cell key (a repeat run
+   * for the run-to-run spread): `VPL_FRESH=1 pulumi up`. The run is triggered by a new nonce.
+   */
+  fresh?: boolean;
 }
 
 /** The run's timeout in Pulumi; the runner stops (and restores) by itself a minute before. */
@@ -34,7 +40,7 @@ function runnerHash(): string {
       else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) files.push(p);
     }
   };
-  for (const d of ["lib/bench", "lib/measure"]) walk(path.join(root, d));
+  for (const d of ["lib/bench", "lib/measure", "lib/results"]) walk(path.join(root, d));
   files.push(path.join(root, "bin", "bench-runner.ts"), path.join(root, "scripts", "sched-restore.sh"));
   return contentHash(...files.sort().map((f) => fs.readFileSync(f, "utf8")));
 }
@@ -56,6 +62,8 @@ function runnerHash(): string {
 export class Benchmark extends pulumi.ComponentResource {
   readonly report: pulumi.Output<BenchReport>;
   readonly cells: pulumi.Output<CellReport[]>;
+  /** the HTML report of the run (the result store, lib/results/store.ts) */
+  readonly reportPath: pulumi.Output<string | null>;
 
   constructor(name: string, args: BenchmarkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:benchmark:Benchmark", name, {}, opts);
@@ -77,6 +85,8 @@ export class Benchmark extends pulumi.ComponentResource {
       path.join(root, "bin", "run-ts.cjs"),
       path.join(root, "bin", "bench-runner.ts"),
       "--tolerate-failed-cells",
+      "--results",
+      ...(args.fresh ? ["--fresh"] : []),
       "--time-limit",
       String(RUNNER_TIME_LIMIT_S),
     ])}`;
@@ -87,7 +97,11 @@ export class Benchmark extends pulumi.ComponentResource {
         create: run,
         update: run,
         stdin: pulumi.secret(planJson),
-        triggers: [runnerHash(), pulumi.unsecret(planJson.apply((p) => contentHash(p)))],
+        triggers: [
+          runnerHash(),
+          pulumi.unsecret(planJson.apply((p) => contentHash(p))),
+          ...(args.fresh ? [`fresh-${Date.now()}`] : []),
+        ],
         addPreviousOutputInEnv: false,
         logging: "stderr",
       },
@@ -106,6 +120,7 @@ export class Benchmark extends pulumi.ComponentResource {
       }
     });
     this.cells = this.report.apply((r) => r.cells);
-    this.registerOutputs({ report: this.report });
+    this.reportPath = this.report.apply((r) => (r as StoredRunDoc).results?.reportPath ?? null);
+    this.registerOutputs({ report: this.report, reportPath: this.reportPath });
   }
 }

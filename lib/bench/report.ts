@@ -7,6 +7,7 @@ import type { MrrResult } from "../measure/mrr";
 import type { GoalResult, SearchResult } from "../measure/mlrsearch";
 import { frameLabel, l1BitsPerSecond, type FrameSize } from "../measure/units";
 import type { CfsPolicy } from "./plan";
+import type { CalibrationReport } from "./calibrate";
 import type { CellSchedReport } from "./schedPolicy";
 
 /** One direction of a trial: TG port txPort -> (DUT) -> TG port rxPort. */
@@ -148,6 +149,8 @@ export interface BenchReport {
   cells: CellReport[];
   /** set when the run stopped early (connection lost, revert failed, interrupted) */
   fatal?: string;
+  /** the TG's achievable rate, measured before the matrix, and the max load cap (calibrate.ts) */
+  calibration?: CalibrationReport;
 }
 
 const round = (x: number, digits = 6): number => Math.round(x * 10 ** digits) / 10 ** digits;

@@ -89,8 +89,9 @@ describe("runBench", () => {
 
   it("reverts cfsrr1 when a trial fails, and carries on with the next cell", async () => {
     const lab = makeLab();
-    // trial 1 = probe of cell 1, 2-4 = MRR of cell 1, 5 = probe of cell 2, 6 = first MRR trial of cell 2
-    lab.failTrial = 6;
+    // trial 1 = the TG calibration, 2 = probe of cell 1, 3-5 = MRR of cell 1, 6 = probe of cell 2,
+    // 7 = first MRR trial of cell 2
+    lab.failTrial = 7;
     const plan = makePlan({
       cells: [
         { frame: 64, policy: "cfs", tests: ["mrr"] },
@@ -113,7 +114,7 @@ describe("runBench", () => {
     const abort = new AbortController();
     let n = 0;
     lab.lossAt = () => {
-      if (++n === 7) abort.abort(new AbortedError("SIGINT")); // during cell 2 (cfsrr1), MRR trial 2
+      if (++n === 8) abort.abort(new AbortedError("SIGINT")); // during cell 2 (cfsrr1), MRR trial 2 (1 = calibration)
       return 0;
     };
     const report = await runBench(makePlan(), {
@@ -131,9 +132,10 @@ describe("runBench", () => {
   });
 
   it("an interrupt during a trial restores at once, without waiting for the trial to end", async () => {
-    // trial 1 = probe of cell 1 (cfsrr1), trial 2 = its first MRR trial, which never ends by itself
+    // trial 1 = the TG calibration, 2 = probe of cell 1 (cfsrr1), 3 = its first MRR trial, which
+    // never ends by itself
     const lab = makeLab();
-    lab.hangTrial = 2;
+    lab.hangTrial = 3;
     const abort = new AbortController();
     const plan = makePlan({ cells: [{ frame: 64, policy: "cfsrr1", tests: ["mrr"] }] });
     const run = runBench(plan, { hosts: hosts(lab), log: () => undefined, signal: abort.signal });
@@ -158,7 +160,7 @@ describe("runBench", () => {
       ["env LAB_RUN_DIR=/run/vhost-perf-lab/fake bash -s -- stop-trial", "restore+sweep"],
       "one round trip each, started together (an SSH command may cost seconds; the grace is 3 s)",
     );
-    assert.equal(lab.trials, 2, "no trial after the interrupt");
+    assert.equal(lab.trials, 3, "no trial after the interrupt");
   });
 
   it("an interrupt while cfsrr1 is being planned never applies it afterwards", async () => {

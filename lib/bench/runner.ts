@@ -17,6 +17,7 @@ import { makeSearchConfig, NDR_GOAL, PDR_GOAL, runMlrSearch, type SearchGoal } f
 import type { TrafficGenerator, TrialCounts, TrialRequest } from "../measure/trafficGenerator";
 import { formatPps, type FrameSize } from "../measure/units";
 import { AbortedError, abortable, abortReason } from "./abort";
+import { calibrateTg } from "./calibrate";
 import {
   cellBaseName,
   hostPaths,
@@ -259,9 +260,16 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
     report.notes.push(...recovered);
 
     const observed = new ObservedGenerator(generator, signal);
-    for (const [index, cell] of plan.cells.entries()) {
+    // The TG's achievable rate before the matrix: max loads capped to it (issue 13).
+    const calibration = await abortable(calibrateTg(observed, plan), signal);
+    report.calibration = calibration.report;
+    log(
+      `TG calibration: asked ${calibration.report.askedPps} pps, achieved ${calibration.report.achievedPps} pps per direction${calibration.report.capped ? `: max load capped to ${calibration.report.capPps} pps` : ""}`,
+    );
+    const runPlan = calibration.plan;
+    for (const [index, cell] of runPlan.cells.entries()) {
       if (signal?.aborted) throw new AbortedError(abortReason(signal));
-      const { cell: cellReport, fatal } = await runCell(plan, cell, index, {
+      const { cell: cellReport, fatal } = await runCell(runPlan, cell, index, {
         dut,
         generator,
         observed,

@@ -53,6 +53,19 @@ const LAB_PATHS = [
   "/etc/apt/sources.list.d/vhost-perf-lab-src.sources",
   path.join(os.homedir(), ".vhost-perf-lab", "stacks"),
 ];
+const STACKS_DIR = path.join(os.homedir(), ".vhost-perf-lab", "stacks");
+
+/**
+ * What the stacks keep under ~/.vhost-perf-lab/stacks/<stack>/, except the result store
+ * (results/): every benchmark run is kept there on purpose, across destroy (lib/results/store.ts).
+ */
+function stackEntries(dir: string): string[] {
+  return fs.readdirSync(dir).flatMap((stack) => {
+    const d = path.join(dir, stack);
+    const inside = fs.statSync(d).isDirectory() ? fs.readdirSync(d).filter((f) => f !== "results") : [""];
+    return inside.map((f) => (f ? `${d}/${f}` : d));
+  });
+}
 
 function run(cmd: string, args: string[]): string {
   try {
@@ -116,7 +129,11 @@ export function snapshot(): MachineState {
       .map((l) => l.split(" ")[1] ?? "")
       .sort(),
     files: LAB_PATHS.filter((p) => fs.existsSync(p)).flatMap((p) =>
-      p === "/var/lib/vm" ? [p, ...fs.readdirSync(p).map((f) => `${p}/${f}`)] : [p],
+      p === "/var/lib/vm"
+        ? [p, ...fs.readdirSync(p).map((f) => `${p}/${f}`)]
+        : p === STACKS_DIR
+          ? stackEntries(p)
+          : [p],
     ),
     mounts: read("/proc/mounts")
       .split("\n")
