@@ -33,12 +33,16 @@ const words = (s: string): string => s.trim().split(/\s+/).join(" ");
 
 test(
   "kernel-vm: a GRUB VM as DUT gets the kernel arguments (reboot, verify) and loses them on destroy",
-  { skip: !enabled && "set VPL_E2E=1 to boot the GRUB VM (needs root, ~5-10 min under TCG)", timeout: 40 * 60_000 },
+  {
+    skip: !enabled && "set VPL_E2E=1 to boot the GRUB VM (needs root, ~5-10 min under TCG)",
+    timeout: 40 * 60_000,
+  },
   async (t) => {
     const t0 = Date.now();
     fs.mkdirSync(cache, { recursive: true });
     const key = path.join(cache, "id_ed25519");
-    if (!fs.existsSync(key)) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "vmdut", "-f", key]);
+    if (!fs.existsSync(key))
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "vmdut", "-f", key]);
     const disk = lastLine(sh("guest-image/grub-disk.sh", [], { ROOT_PUBKEY: `${key}.pub`, OUT_DIR: cache }));
     const hostKey = String(disk["hostKey"]);
     const vmEnv = {
@@ -51,7 +55,18 @@ test(
       execFileSync(
         "ssh",
         [
-          ...["-F", "/dev/null", "-i", key, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"],
+          ...[
+            "-F",
+            "/dev/null",
+            "-i",
+            key,
+            "-p",
+            String(port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+          ],
           ...["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/var/tmp/vmdut/known_hosts"],
           ...["-o", "LogLevel=ERROR", "root@127.0.0.1", cmd],
         ],
