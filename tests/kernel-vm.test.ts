@@ -91,6 +91,8 @@ test(
             PULUMI_CONFIG_PASSPHRASE: "kernel-vm-test",
             PULUMI_SKIP_UPDATE_CHECK: "true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            // type-checked by tsc with the project; ts-node in the fixture only transpiles
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
           },
         },
       );
