@@ -49,16 +49,20 @@ export class KernelCmdline extends pulumi.ComponentResource {
     super("vhost-perf-lab:dut:KernelCmdline", name, {}, opts);
     const script = path.join(repoRoot(), "scripts", "kernel-reboot.sh");
     const conn = pulumi.output(args.connection);
-    const environment = conn.apply((c) => ({
-      DUT_NAME: args.hostName,
-      DUT_HOST: String(c.host),
-      DUT_PORT: String(c.port ?? 22),
-      DUT_USER: String(c.user ?? "root"),
-      KARGS: args.plan.args.join(" "),
-      KARGS_ISOLATED: args.plan.isolated,
-      REBOOT_ALLOWED: args.reboot.allowed ? "1" : "0",
-      REBOOT_TIMEOUT_S: String(args.reboot.timeoutS),
-    }));
+    // host, port and user are not secret (the connection as a whole is): plain, so progress
+    // lines name the host
+    const environment = pulumi.unsecret(
+      conn.apply((c) => ({
+        DUT_NAME: args.hostName,
+        DUT_HOST: String(c.host),
+        DUT_PORT: String(c.port ?? 22),
+        DUT_USER: String(c.user ?? "root"),
+        KARGS: args.plan.args.join(" "),
+        KARGS_ISOLATED: args.plan.isolated,
+        REBOOT_ALLOWED: args.reboot.allowed ? "1" : "0",
+        REBOOT_TIMEOUT_S: String(args.reboot.timeoutS),
+      })),
+    );
     // the key and the pinned host key on stdin (a secret), never in argv or the environment
     const stdin = pulumi.secret(
       conn.apply((c) => {
