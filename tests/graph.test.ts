@@ -431,6 +431,18 @@ test("6. Pulumi.perf.yaml gets past the TRex TG and refuses only the lab vswitch
     if (conn) assert.equal(conn["host"], "192.0.2.12", `${r.name} runs over the TG host's own connection`);
   }
   assert.ok(!got.some((n) => n.endsWith("-vswitch")), "no vswitch before the refusal");
+  // the kernel command line (isolcpus, kernel-args; reboot allowed in the shipped file)
+  for (const name of ["dut1-kernel-boot", "dut1-kernel-args", "dut1-kernel-reboot"])
+    assert.ok(got.includes(name), `${name} was not registered: ${got.join(", ")}`);
+  const reboot = registered.find((x) => x.name === "dut1-kernel-reboot");
+  const env = (reboot?.inputs["environment"] ?? {}) as Record<string, string>;
+  assert.equal(env["REBOOT_ALLOWED"], "1");
+  assert.equal(env["REBOOT_TIMEOUT_S"], "900");
+  assert.match(
+    env["KARGS"] ?? "",
+    /^isolcpus=1-31 nohz_full=1-31 rcu_nocbs=1-31 intel_idle\.max_cstate=1 .* default_hugepagesz=1G hugepagesz=1G hugepages=16$/,
+  );
+  assert.equal(env["KARGS_ISOLATED"], "1-31");
 });
 
 test("7. tuning steps follow tuning.apply", async (t) => {

@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type { Host, Tuning, Accel } from "../../lib/lab";
 import { planTuning, sysctlScriptInput } from "../../lib/plan/tuning";
+import { planKernelArgs } from "../../lib/plan/kernelArgs";
+import { KernelCmdline, type RebootReport } from "./KernelCmdline";
 import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
 
 /** What scripts/dut-facts.sh reports. */
@@ -72,20 +74,14 @@ export class DutHost extends pulumi.ComponentResource {
   readonly hugepagesToken: pulumi.Output<string>;
   readonly connection: pulumi.Input<Connection>;
   readonly name: string;
+  /** the kernel command line after its reboot step (isolcpus/kernel-args), when asked for */
+  readonly kernel: pulumi.Output<RebootReport> | undefined;
 
   constructor(name: string, args: DutHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:dut:DutHost", name, {}, opts);
     this.name = args.host.name;
     this.connection = args.connection;
     const plan = planTuning(args.host, args.tuning);
-    if (plan.needsReboot.length > 0) {
-      pulumi.log.warn(
-        `host ${args.host.name}: ${plan.needsReboot.join(", ")} change the kernel command line (grub + reboot): ` +
-          "not implemented yet, not applied",
-        this,
-      );
-    }
-
     const facts = hostScript(
       `${name}-facts`,
       { connection: args.connection, up: { script: "dut-facts.sh" } },
@@ -102,6 +98,23 @@ export class DutHost extends pulumi.ComponentResource {
       }
       return "ok";
     });
+    // The kernel command line first (it may reboot the host: /run is empty afterwards), the
+    // lab's directories and the runtime tunings after it.
+    const kplan = planKernelArgs(args.host, args.tuning);
+    const kernel = kplan
+      ? new KernelCmdline(
+          name,
+          {
+            hostName: args.host.name,
+            connection: args.connection,
+            plan: kplan,
+            reboot: args.tuning.reboot,
+            dependsOn: [facts],
+          },
+          { parent: this },
+        )
+      : undefined;
+    this.kernel = kernel?.verified;
     // the lab's directories: created before, removed after every other step of this host
     const dirs = hostScript(
       `${name}-dirs`,
@@ -115,7 +128,7 @@ export class DutHost extends pulumi.ComponentResource {
         },
         probe: { kind: "boot", status: { script: "lab-dirs.sh", args: ["status"] } },
       },
-      { parent: this, dependsOn: [facts] },
+      { parent: this, dependsOn: [facts, ...(kernel ? [kernel.ready] : [])] },
     );
     this.dirsToken = stepToken(dirs);
     this.accel = this.facts.apply((f) => {

@@ -28,7 +28,7 @@ export interface TuningPlan {
   governor: "performance" | undefined;
   /** "turbo-off" */
   turboOff: boolean;
-  /** asked for, but needing the kernel command line (a reboot): not applied at run time */
+  /** asked for, on the kernel command line: applied by components/dut/KernelCmdline.ts (grub + reboot) */
   needsReboot: TuningName[];
 }
 

@@ -125,6 +125,7 @@ export function stepOf(r: RecordedResource): string {
   const env = (r.inputs["environment"] ?? {}) as Record<string, unknown>;
   if ("LAB_SSHD_PORT" in env) return "local-sshd.sh";
   if (create.includes("bench-runner.ts")) return "bench-runner.ts";
+  if (create.includes("kernel-reboot.sh")) return "kernel-reboot.sh";
   return `? ${create.slice(0, 80)}`;
 }
 
@@ -169,6 +170,17 @@ function localFacts(): Record<string, unknown> {
 }
 
 const remoteScripts: Record<string, (env: Env, args: string[], create: string) => unknown> = {
+  "dut-kernel-args.sh": (env) => ({
+    tuning: "kernel-args",
+    action: "apply",
+    changed: true,
+    rebootNeeded: true,
+    cmdline: "BOOT_IMAGE=/boot/vmlinuz root=UUID=x ro",
+    missing: (env["KARGS"] ?? "").split(" "),
+    stale: [],
+    dropin: "/etc/default/grub.d/vhost-perf-lab.cfg",
+    originalCmdline: "BOOT_IMAGE=/boot/vmlinuz root=UUID=x ro",
+  }),
   "dut-facts.sh": () => ({
     ...localFacts(),
     ...factsOverride.value,
@@ -441,6 +453,19 @@ export function mockStdout(type: string, inputs: Record<string, unknown>): strin
         user: env["LAB_SSHD_USER"],
         hostKey: FAKE_HOST_KEY,
         privateKey: FAKE_PRIVATE_KEY,
+      });
+    }
+    if (create.includes("kernel-reboot.sh")) {
+      // scripts/kernel-reboot.sh record|apply: the running kernel (after the reboot for apply)
+      const after = create.endsWith(" apply");
+      const cmdline = `BOOT_IMAGE=/boot/vmlinuz root=UUID=x ro${after ? ` ${env["KARGS"] ?? ""}` : ""}`;
+      return json({
+        action: after ? "apply" : "record",
+        rebooted: after,
+        cmdline,
+        isolated: after ? (env["KARGS_ISOLATED"] ?? "") : "",
+        bootId: "00000000-0000-0000-0000-000000000002",
+        waitedS: after ? 60 : 0,
       });
     }
     if (create.includes("bench-runner.ts")) {
