@@ -13,7 +13,7 @@ import { QemuBuild, qemuStackRoot } from "./components/qemu/QemuBuild";
 import { VmImage } from "./components/image/VmImage";
 import { TrafgenPorts } from "./components/tg/TrafgenPorts";
 import { trexServerFor, type TrexServer } from "./components/tg/TrexServer";
-import { Vswitch } from "./components/vswitch/Vswitch";
+import { deployVswitch } from "./components/vswitch";
 import { VhostUserVm } from "./components/vm/VhostUserVm";
 import { Benchmark } from "./components/benchmark/Benchmark";
 
@@ -127,14 +127,15 @@ const labs = duts(lab).map((host) => {
       })
     : undefined;
   const hugepagesMount = dut.hugepages.apply((h) => h.mount);
-  const vswitch = new Vswitch(`${host.name}-vswitch`, {
+  const vswitch = deployVswitch(`${host.name}-vswitch`, {
     connection,
     config: lab.vswitch,
     mainCore: host.cpus.vswitchMain ?? host.cpus.housekeeping[0] ?? 0,
     workerCores: host.cpus.vswitch,
-    tgIfaces: tgPorts.hostIfs,
+    nicPorts: tgPorts.hostIfs.map((ifname) => ({ kind: "af_packet" as const, ifname })),
     vhostSockets: lab.vms.sockets.flat(),
     queues: lab.vms.queues,
+    ringSize: vringSize,
     hugepagesMount,
     after: [dut.hugepagesToken, tgPorts.token],
     // after the heavy steps: a busy-polling vswitch would take a core from the QEMU build
@@ -172,7 +173,7 @@ const labs = duts(lab).map((host) => {
         host,
         ssh: sshEndpoint(c),
         vswitchPid: sw.pid,
-        vswitchPrefix: vswitch.prefix,
+        vswitchBench: vswitch.bench,
         vmPids: vmStatus.map((s) => s.pid),
         tg: {
           // a TG host of its own lives in the netns: its session is already there
