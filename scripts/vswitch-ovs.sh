@@ -264,7 +264,7 @@ start() {
   ovsdb-tool create "$DB" "$SCHEMA"
   taskset -c "$MAIN_CORE" ovsdb-server "$DB" --remote="punix:${DB_SOCK}" \
     --pidfile="${RUN_DIR}/ovsdb-server.pid" --unixctl="${RUN_DIR}/ovsdb-server.ctl" \
-    --log-file="${RUN_DIR}/ovsdb-server.log" --detach --no-chdir
+    --log-file="${RUN_DIR}/ovsdb-server.log" -vconsole:off --detach --no-chdir
   vsctl --no-wait init
   local extra="--file-prefix=${PREFIX}"
   [[ -z "$HUGE_DIR" ]] || extra+=" --huge-dir=${HUGE_DIR}"
@@ -277,7 +277,7 @@ start() {
     "other_config:dpdk-socket-mem=${MEM_MB}" "other_config:dpdk-extra=\"${extra}\""
   taskset -c "$MAIN_CORE" "$VSWITCHD" "unix:${DB_SOCK}" \
     --pidfile="${RUN_DIR}/ovs-vswitchd.pid" --unixctl="${RUN_DIR}/ovs-vswitchd.ctl" \
-    --log-file="${RUN_DIR}/ovs-vswitchd.log" --detach --no-chdir
+    --log-file="${RUN_DIR}/ovs-vswitchd.log" -vconsole:off --detach --no-chdir
   wait_for "DPDK init in ovs-vswitchd" dpdk_initialized
   vsctl --may-exist add-br "$BRIDGE" -- set Bridge "$BRIDGE" datapath_type=netdev fail_mode=secure
   local i nic vhu
