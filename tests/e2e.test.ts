@@ -113,7 +113,11 @@ async function e2e(stackName: string, tgHost: string, secondUp: boolean): Promis
       if (resultsDir) {
         fs.writeFileSync(
           path.join(resultsDir, `${stackName}-results.json`),
-          JSON.stringify({ results: outputs["results"]?.value, throughput: outputs["throughput"]?.value }, null, 2),
+          JSON.stringify(
+            { results: outputs["results"]?.value, throughput: outputs["throughput"]?.value },
+            null,
+            2,
+          ),
         );
       }
       const hosts = outputs["hosts"]?.value as {
