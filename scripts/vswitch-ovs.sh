@@ -26,6 +26,7 @@
 #   VSWITCH_NIC_PORTS [af_packet:ovs0,af_packet:ovs1]  af_packet:<ifname> | pci:<address>
 #   VSWITCH_VHOST_SOCKETS [none]  comma list, one per NIC port, or none (NIC ports only)
 #   VSWITCH_RX_QUEUES [1]  VSWITCH_MEM_MB [512]  VSWITCH_HUGE_DIR [] (hugetlbfs mount)
+#   VSWITCH_HUGE [1] (0: DPDK --no-huge -m MEM_MB, anonymous memory: the script tests)
 #   VSWITCH_START_TIMEOUT [60]  VSWITCH_STOP_TIMEOUT [10]
 #   VSWITCH_OVS_VSWITCHD [/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk]
 #   VSWITCH_OVS_SCHEMA [/usr/share/openvswitch/vswitch.ovsschema]
@@ -43,6 +44,7 @@ VHOST_SOCKETS_CSV="${VSWITCH_VHOST_SOCKETS:-none}"
 RX_QUEUES="${VSWITCH_RX_QUEUES:-1}"
 MEM_MB="${VSWITCH_MEM_MB:-512}"
 HUGE_DIR="${VSWITCH_HUGE_DIR:-}"
+HUGE="${VSWITCH_HUGE:-1}"
 START_TIMEOUT="${VSWITCH_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${VSWITCH_STOP_TIMEOUT:-10}"
 VSWITCHD="${VSWITCH_OVS_VSWITCHD:-/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk}"
@@ -98,6 +100,7 @@ validate() {
   for v in "$RX_QUEUES" "$MEM_MB" "$START_TIMEOUT" "$STOP_TIMEOUT"; do
     is_uint "$v" || die "expected a whole number, got '$v'"
   done
+  [[ "$HUGE" == 0 || "$HUGE" == 1 ]] || die "VSWITCH_HUGE must be 0 or 1"
   [[ -z "$HUGE_DIR" || "$HUGE_DIR" =~ ^/[A-Za-z0-9_./-]+$ ]] || die "bad VSWITCH_HUGE_DIR '$HUGE_DIR'"
   IFS=',' read -r -a WORKERS <<<"$WORKER_CORES"
   for v in "${WORKERS[@]}"; do
@@ -133,6 +136,15 @@ verified_pid() { # pidfile binary-name
   grep -q -- "$2" <<<"$cmdline" || return 1
   grep -qF -- "${RUN_DIR}/" <<<"$cmdline" || return 1
   printf '%s' "$pid"
+}
+is_tap() { [[ -e "/sys/class/net/$1/tun_flags" ]]; }
+# another ovs-vswitchd on this host (its netdev datapath shares the ovs-netdev tap)
+other_switchd_running() {
+  local p
+  for p in $(pgrep -x 'ovs-vswitchd' || true) $(pgrep -f '^[^ ]*ovs-vswitchd-dpdk' || true); do
+    alive "$p" && ! grep -qF -- "${RUN_DIR}/" "/proc/$p/cmdline" 2>/dev/null && return 0
+  done
+  return 1
 }
 db_pid() { verified_pid "${RUN_DIR}/ovsdb-server.pid" ovsdb-server; }
 switchd_pid() { verified_pid "${RUN_DIR}/ovs-vswitchd.pid" ovs-vswitchd; }
@@ -171,7 +183,7 @@ check_prereqs() {
       die "interface ${n#af_packet:} does not exist (run tg-netns.sh setup first)"
     fi
   done
-  if [[ -n "$HUGE_DIR" ]]; then
+  if [[ "$HUGE" == 1 && -n "$HUGE_DIR" ]]; then
     [[ "$(stat -f -c %T -- "$HUGE_DIR" 2>/dev/null)" == hugetlbfs ]] ||
       die "VSWITCH_HUGE_DIR $HUGE_DIR is not a hugetlbfs mount"
     local size_kb free need
@@ -182,10 +194,12 @@ check_prereqs() {
   fi
 }
 
-# Stop a verified daemon: its own exit command first, then SIGTERM, then SIGKILL.
-stop_daemon() { # pid ctl-socket timeout
+# Stop a verified daemon: its own exit command first (--cleanup: ovs-vswitchd deletes its
+# datapath and ports), then SIGTERM, then SIGKILL.
+stop_daemon() { # pid ctl-socket timeout [exit-args]
   local pid="$1" deadline
-  ovs-appctl -t "$2" --timeout="$3" exit >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+  # shellcheck disable=SC2086 # exit-args: a fixed word list
+  ovs-appctl -t "$2" --timeout="$3" exit ${4:-} >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
   deadline=$((SECONDS + $3))
   while alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
   if alive "$pid"; then
@@ -201,13 +215,20 @@ teardown() { # timeout
   local pid how=not-running
   if pid="$(switchd_pid)"; then
     how="exit"
-    stop_daemon "$pid" "${RUN_DIR}/ovs-vswitchd.ctl" "$1" || die "ovs-vswitchd pid $pid survived SIGKILL"
+    stop_daemon "$pid" "${RUN_DIR}/ovs-vswitchd.ctl" "$1" --cleanup || die "ovs-vswitchd pid $pid survived SIGKILL"
   fi
   if pid="$(db_pid)"; then
     [[ "$how" != not-running ]] || how="exit"
     stop_daemon "$pid" "${RUN_DIR}/ovsdb-server.ctl" "$1" || die "ovsdb-server pid $pid survived SIGKILL"
   fi
   STOPPED_BY="$how"
+  # the netdev datapath's kernel taps outlive a killed ovs-vswitchd (and, persistent, even an
+  # exit): the bridge's (its name is ours) and ovs-netdev when this start created it
+  REMOVED_TAPS=""
+  if is_tap "$BRIDGE"; then ip link del "$BRIDGE" && REMOVED_TAPS+="${BRIDGE} "; fi
+  if [[ -e "${RUN_DIR}/created-ovs-netdev" ]] && is_tap ovs-netdev && ! other_switchd_running; then
+    ip link del ovs-netdev && REMOVED_TAPS+="ovs-netdev "
+  fi
   REMOVED_HUGEFILES="$(cleanup_dpdk_files "$PREFIX")"
   if [[ -d "$RUN_DIR" ]]; then rm -rf -- "$RUN_DIR"; fi
 }
@@ -259,6 +280,8 @@ start() {
   fi
   mkdir -p -- "$RUN_DIR"
   chmod 0750 -- "$RUN_DIR"
+  # found before: the shared ovs-netdev tap (removed at stop only when this start made it)
+  if ! is_tap ovs-netdev; then : >"${RUN_DIR}/created-ovs-netdev"; fi
   local s
   for s in "${VHOST_SOCKETS[@]}"; do mkdir -p -- "$(dirname -- "$s")"; done
   ovsdb-tool create "$DB" "$SCHEMA"
@@ -266,15 +289,24 @@ start() {
     --pidfile="${RUN_DIR}/ovsdb-server.pid" --unixctl="${RUN_DIR}/ovsdb-server.ctl" \
     --log-file="${RUN_DIR}/ovsdb-server.log" -vconsole:off --detach --no-chdir
   vsctl --no-wait init
-  local extra="--file-prefix=${PREFIX}"
-  [[ -z "$HUGE_DIR" ]] || extra+=" --huge-dir=${HUGE_DIR}"
+  # socket-mem preallocates, socket-limit caps: without the cap OVS grows its mbuf pools past
+  # MEM_MB (measured here: ~1.2 GiB for 4 ports) and takes the VM's hugepages
+  local extra="--file-prefix=${PREFIX}" mem="other_config:dpdk-socket-mem=${MEM_MB}"
+  local limit="other_config:dpdk-socket-limit=${MEM_MB}"
+  if [[ "$HUGE" == 0 ]]; then
+    extra+=" --no-huge -m ${MEM_MB}"
+    mem="other_config:dpdk-init=true" # no socket-mem/limit without hugepages
+    limit="$mem"
+  elif [[ -n "$HUGE_DIR" ]]; then
+    extra+=" --huge-dir=${HUGE_DIR}"
+  fi
   local n pci=""
   for n in "${NIC_PORTS[@]}"; do [[ "$n" != pci:* ]] || pci+=" -a ${n#pci:}"; done
   if [[ -z "$pci" ]]; then extra+=" --no-pci"; else extra+="$pci"; fi
   vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
     "other_config:dpdk-lcore-mask=$(core_mask "$MAIN_CORE")" \
     "other_config:pmd-cpu-mask=$(core_mask "$WORKER_CORES")" \
-    "other_config:dpdk-socket-mem=${MEM_MB}" "other_config:dpdk-extra=\"${extra}\""
+    "$mem" "$limit" "other_config:dpdk-extra=\"${extra}\""
   taskset -c "$MAIN_CORE" "$VSWITCHD" "unix:${DB_SOCK}" \
     --pidfile="${RUN_DIR}/ovs-vswitchd.pid" --unixctl="${RUN_DIR}/ovs-vswitchd.ctl" \
     --log-file="${RUN_DIR}/ovs-vswitchd.log" -vconsole:off --detach --no-chdir
@@ -307,7 +339,7 @@ start() {
 
 stop() {
   teardown "$STOP_TIMEOUT"
-  status_json stop ",\"stoppedBy\":$(json_str "$STOPPED_BY"),\"removedHugepageFiles\":${REMOVED_HUGEFILES}"
+  status_json stop ",\"stoppedBy\":$(json_str "$STOPPED_BY"),\"removedTaps\":$(json_str "${REMOVED_TAPS% }"),\"removedHugepageFiles\":${REMOVED_HUGEFILES}"
 }
 
 main() {
