@@ -26,7 +26,6 @@
 #   VSWITCH_NIC_PORTS [af_packet:ovs0,af_packet:ovs1]  af_packet:<ifname> | pci:<address>
 #   VSWITCH_VHOST_SOCKETS [none]  comma list, one per NIC port, or none (NIC ports only)
 #   VSWITCH_RX_QUEUES [1]  VSWITCH_MEM_MB [512]  VSWITCH_HUGE_DIR [] (hugetlbfs mount)
-#   VSWITCH_HUGE [1] (0: DPDK --no-huge -m MEM_MB, anonymous memory: the script tests)
 #   VSWITCH_START_TIMEOUT [60]  VSWITCH_STOP_TIMEOUT [10]
 #   VSWITCH_OVS_VSWITCHD [/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk]
 #   VSWITCH_OVS_SCHEMA [/usr/share/openvswitch/vswitch.ovsschema]
@@ -44,7 +43,6 @@ VHOST_SOCKETS_CSV="${VSWITCH_VHOST_SOCKETS:-none}"
 RX_QUEUES="${VSWITCH_RX_QUEUES:-1}"
 MEM_MB="${VSWITCH_MEM_MB:-512}"
 HUGE_DIR="${VSWITCH_HUGE_DIR:-}"
-HUGE="${VSWITCH_HUGE:-1}"
 START_TIMEOUT="${VSWITCH_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${VSWITCH_STOP_TIMEOUT:-10}"
 VSWITCHD="${VSWITCH_OVS_VSWITCHD:-/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk}"
@@ -100,7 +98,6 @@ validate() {
   for v in "$RX_QUEUES" "$MEM_MB" "$START_TIMEOUT" "$STOP_TIMEOUT"; do
     is_uint "$v" || die "expected a whole number, got '$v'"
   done
-  [[ "$HUGE" == 0 || "$HUGE" == 1 ]] || die "VSWITCH_HUGE must be 0 or 1"
   [[ -z "$HUGE_DIR" || "$HUGE_DIR" =~ ^/[A-Za-z0-9_./-]+$ ]] || die "bad VSWITCH_HUGE_DIR '$HUGE_DIR'"
   IFS=',' read -r -a WORKERS <<<"$WORKER_CORES"
   for v in "${WORKERS[@]}"; do
@@ -183,7 +180,7 @@ check_prereqs() {
       die "interface ${n#af_packet:} does not exist (run tg-netns.sh setup first)"
     fi
   done
-  if [[ "$HUGE" == 1 && -n "$HUGE_DIR" ]]; then
+  if [[ -n "$HUGE_DIR" ]]; then
     [[ "$(stat -f -c %T -- "$HUGE_DIR" 2>/dev/null)" == hugetlbfs ]] ||
       die "VSWITCH_HUGE_DIR $HUGE_DIR is not a hugetlbfs mount"
     local size_kb free need
@@ -291,22 +288,16 @@ start() {
   vsctl --no-wait init
   # socket-mem preallocates, socket-limit caps: without the cap OVS grows its mbuf pools past
   # MEM_MB (measured here: ~1.2 GiB for 4 ports) and takes the VM's hugepages
-  local extra="--file-prefix=${PREFIX}" mem="other_config:dpdk-socket-mem=${MEM_MB}"
-  local limit="other_config:dpdk-socket-limit=${MEM_MB}"
-  if [[ "$HUGE" == 0 ]]; then
-    extra+=" --no-huge -m ${MEM_MB}"
-    mem="other_config:dpdk-init=true" # no socket-mem/limit without hugepages
-    limit="$mem"
-  elif [[ -n "$HUGE_DIR" ]]; then
-    extra+=" --huge-dir=${HUGE_DIR}"
-  fi
+  local extra="--file-prefix=${PREFIX}"
+  [[ -z "$HUGE_DIR" ]] || extra+=" --huge-dir=${HUGE_DIR}"
   local n pci=""
   for n in "${NIC_PORTS[@]}"; do [[ "$n" != pci:* ]] || pci+=" -a ${n#pci:}"; done
   if [[ -z "$pci" ]]; then extra+=" --no-pci"; else extra+="$pci"; fi
   vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
     "other_config:dpdk-lcore-mask=$(core_mask "$MAIN_CORE")" \
     "other_config:pmd-cpu-mask=$(core_mask "$WORKER_CORES")" \
-    "$mem" "$limit" "other_config:dpdk-extra=\"${extra}\""
+    "other_config:dpdk-socket-mem=${MEM_MB}" "other_config:dpdk-socket-limit=${MEM_MB}" \
+    "other_config:dpdk-extra=\"${extra}\""
   taskset -c "$MAIN_CORE" "$VSWITCHD" "unix:${DB_SOCK}" \
     --pidfile="${RUN_DIR}/ovs-vswitchd.pid" --unixctl="${RUN_DIR}/ovs-vswitchd.ctl" \
     --log-file="${RUN_DIR}/ovs-vswitchd.log" -vconsole:off --detach --no-chdir

@@ -1,6 +1,7 @@
 /**
  * scripts/vswitch-ovs.sh with the real OVS-DPDK (Debian openvswitch-switch-dpdk) on this machine:
- * DPDK without hugepages (VSWITCH_HUGE=0), af_packet vdev ports on a veth pair of its own
+ * 128 2M hugepages added to the pool for the test and a hugetlbfs mount of its own (OVS's EAL
+ * refused --no-huge beside its own --in-memory here), af_packet vdev ports on a veth pair of its own
  * (ov<random>a/b), no VM (NIC 0 <-> NIC 1). Its run dir is a temporary directory; the after-hook
  * stops whatever a test left. Run it under the lab lock: the PMD thread busy-polls CPU 1.
  */
@@ -8,7 +9,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { has, isRoot, PATH, scriptPath, TempDirs } from "./support/host";
 
@@ -60,6 +61,15 @@ function setup(): { env: Record<string, string> & { VSWITCH_BRIDGE: string }; ru
   assert.equal(spawnSync("ip", ["link", "add", a, "type", "veth", "peer", "name", b]).status, 0);
   cleanups.push(() => void spawnSync("ip", ["link", "del", a]));
   for (const i of [a, b]) spawnSync("ip", ["link", "set", i, "up"]);
+  // hugepages: the pool raised by what the test needs, put back after it; a mount of its own
+  const pool = "/proc/sys/vm/nr_hugepages";
+  const before = Number(readFileSync(pool, "utf8").trim());
+  writeFileSync(pool, String(before + 128));
+  cleanups.push(() => writeFileSync(pool, String(before)));
+  const huge = join(dir, "huge");
+  mkdirSync(huge);
+  assert.equal(spawnSync("mount", ["-t", "hugetlbfs", "-o", "pagesize=2M", "nodev", huge]).status, 0);
+  cleanups.push(() => void spawnSync("umount", [huge]));
   const runDir = join(dir, `vpl-ovs-${id}`);
   const env = {
     LAB_RUN_DIR: dir,
@@ -67,7 +77,7 @@ function setup(): { env: Record<string, string> & { VSWITCH_BRIDGE: string }; ru
     VSWITCH_RUN_DIR: runDir,
     VSWITCH_BRIDGE: `ovbr${id}`,
     VSWITCH_NIC_PORTS: `af_packet:${a},af_packet:${b}`,
-    VSWITCH_HUGE: "0",
+    VSWITCH_HUGE_DIR: huge,
     VSWITCH_MEM_MB: "256",
     VSWITCH_MAIN_CORE: "0",
     VSWITCH_WORKER_CORES: "1",
