@@ -2,7 +2,7 @@
 // connect, gather facts and tune it, build QEMU from source, deploy the VM image, start the
 // vswitch and the vhost-user VMs; then run the benchmark matrix and export its results.
 import * as pulumi from "@pulumi/pulumi";
-import { checkHostFacts, duts, formatErrors, mgmtCable, type VethNic } from "./lib/lab";
+import { checkHostFacts, duts, formatErrors, mgmtCable, type PciNic, type VethNic } from "./lib/lab";
 import { benchPlan, type SshEndpoint } from "./lib/plan/benchPlan";
 import { withSetupFacts } from "./lib/results/setupFacts";
 import { loadLab } from "./components/shared/loadLab";
@@ -14,7 +14,7 @@ import { QemuBuild, qemuStackRoot } from "./components/qemu/QemuBuild";
 import { VmImage } from "./components/image/VmImage";
 import { TrafgenPorts } from "./components/tg/TrafgenPorts";
 import { trexServerFor, type TrexServer } from "./components/tg/TrexServer";
-import { Vswitch } from "./components/vswitch/Vswitch";
+import { deployVswitch } from "./components/vswitch";
 import { VhostUserVm } from "./components/vm/VhostUserVm";
 import { Benchmark } from "./components/benchmark/Benchmark";
 
@@ -115,42 +115,50 @@ const labs = duts(lab).map((host) => {
 
   // 4. the data path: TG ports (local lab), vswitch, then the VMs (QEMU serves the sockets)
   const veths = host.nics.filter((n): n is VethNic => n.kind === "veth");
-  if (trex) {
-    // a lab's DUT: its PCI ports go to the vswitch (VPP, OVS-DPDK: issue 11)
+  const pciNics = host.nics.filter((n): n is PciNic => n.kind === "pci");
+  // the local lab: veth pairs to the TG host's netns; a lab: the DUT's PCI NICs, cabled to the TG server
+  const tgPorts =
+    veths.length > 0
+      ? new TrafgenPorts(`${host.name}-tg`, {
+          connection,
+          ports: veths,
+          ...(tgCable ? { mgmt: tgCable } : {}),
+          after: [dut.dirsToken],
+          dependsOn: [dut.ready],
+        })
+      : undefined;
+  if (!tgPorts && !trex) {
     throw new pulumi.RunError(
-      `vhost-perf-lab:vswitch.kind ${lab.vswitch.kind} with PCI ports on ${host.name}: the lab vswitches (VPP, OVS-DPDK) and the DUT's NIC binding are not deployable yet (the TRex TG above is); fix: none yet for a lab DUT, the local lab runs testpmd on veth ports`,
+      `vhost-perf-lab:hosts[${lab.hosts.indexOf(host)}].nics: trafgen needs veth ports on ${host.name}; fix: veth NICs (the local lab), or tg.kind trex for PCI NICs`,
     );
   }
-  const tgPorts = new TrafgenPorts(`${host.name}-tg`, {
-    connection,
-    ports: veths,
-    ...(tgCable ? { mgmt: tgCable } : {}),
-    after: [dut.dirsToken],
-    dependsOn: [dut.ready],
-  });
   // the TG host's own connection: everything on the TG side (ports, trafgen, counters) uses it
-  const tgSsh = tgCable
-    ? new LocalSshd(`${tgHost.name}-ssh`, {
-        port: tgHost.ssh.port,
-        user: tgHost.ssh.user,
-        netns: { name: tgCable.netns, address: tgHost.ssh.host },
-        after: [tgPorts.token],
-        dependsOn: [tgPorts.ready],
-      })
-    : undefined;
+  const tgSsh =
+    tgCable && tgPorts
+      ? new LocalSshd(`${tgHost.name}-ssh`, {
+          port: tgHost.ssh.port,
+          user: tgHost.ssh.user,
+          netns: { name: tgCable.netns, address: tgHost.ssh.host },
+          after: [tgPorts.token],
+          dependsOn: [tgPorts.ready],
+        })
+      : undefined;
   const hugepagesMount = dut.hugepages.apply((h) => h.mount);
-  const vswitch = new Vswitch(`${host.name}-vswitch`, {
+  const vswitch = deployVswitch(`${host.name}-vswitch`, {
     connection,
     config: lab.vswitch,
     mainCore: host.cpus.vswitchMain ?? host.cpus.housekeeping[0] ?? 0,
     workerCores: host.cpus.vswitch,
-    tgIfaces: tgPorts.hostIfs,
+    nicPorts: tgPorts
+      ? tgPorts.hostIfs.map((ifname) => ({ kind: "af_packet" as const, ifname }))
+      : pciNics.map((n) => ({ kind: "pci" as const, pciAddress: n.pci })),
     vhostSockets: lab.vms.sockets.flat(),
     queues: lab.vms.queues,
+    ringSize: vringSize,
     hugepagesMount,
-    after: [dut.hugepagesToken, tgPorts.token],
+    after: [dut.hugepagesToken, ...(tgPorts ? [tgPorts.token] : [dut.dirsToken])],
     // after the heavy steps: a busy-polling vswitch would take a core from the QEMU build
-    dependsOn: [dut.ready, tgPorts.ready, qemu, image.ready],
+    dependsOn: [dut.ready, ...(tgPorts ? [tgPorts.ready] : []), qemu, image.ready],
   });
   const vms = Array.from(
     { length: lab.vms.count },
@@ -188,14 +196,14 @@ const labs = duts(lab).map((host) => {
           host,
           ssh: sshEndpoint(c),
           vswitchPid: sw.pid,
-          vswitchPrefix: vswitch.prefix,
+          vswitchBench: vswitch.bench,
           vmPids: vmStatus.map((s) => s.pid),
           // a lab's TG server: the runner drives TRex over its RPC port
           tg: trexEnd ?? {
             // a TG host of its own lives in the netns: its session is already there
-            netns: tc ? "" : tgPorts.netns,
-            txIf: tgPorts.nsIfs[0]!,
-            rxIf: tgPorts.nsIfs[1]!,
+            netns: tc ? "" : tgPorts!.netns,
+            txIf: tgPorts!.nsIfs[0]!,
+            rxIf: tgPorts!.nsIfs[1]!,
             directions: tc ? 2 : 1,
             ...(tc ? { host: { name: tgHost.name, ssh: sshEndpoint(tc) } } : {}),
           },

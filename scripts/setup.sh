@@ -52,15 +52,17 @@ die() {
 # QEMU build deps (meson/ninja, glib, pixman, slirp, fdt), Debian source tooling, the guest
 # image builder (debootstrap, extlinux, sfdisk, mkfs.ext4, qemu-img), DPDK testpmd (dpdk-dev),
 # trafgen (netsniff-ng), sshd for the lab's own loopback SSH, the tests' shellcheck, the
-# headless chromium that opens the HTML report in tests/report-browser.test.ts, and the
-# GRUB VM that stands in for a DUT in tests/kernel-vm.test.ts (qemu-system-x86).
+# headless chromium that opens the HTML report in tests/report-browser.test.ts, the
+# GRUB VM that stands in for a DUT in tests/kernel-vm.test.ts (qemu-system-x86), and OVS-DPDK
+# (openvswitch-switch-dpdk; scripts/vswitch-ovs.sh runs its ovs-vswitchd-dpdk binary by path,
+# without systemd, and leaves the system's ovs-vswitchd alternative alone).
 apt_packages=(
   ca-certificates curl git xz-utils build-essential pkg-config
   ninja-build meson libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev zlib1g-dev
   flex bison python3-venv python3-tomli dpkg-dev
   qemu-utils dpdk-dev netsniff-ng debootstrap extlinux syslinux-common fdisk e2fsprogs
   openssh-server openssh-client iproute2 procps util-linux kmod socat jq bc shellcheck
-  chromium qemu-system-x86
+  chromium qemu-system-x86 openvswitch-switch-dpdk
 )
 
 missing_packages() {

@@ -2,6 +2,7 @@
 // the program. One component per kind implements it; one exhaustive switch picks the kind.
 import type * as pulumi from "@pulumi/pulumi";
 import type { Vswitch as VswitchConfig } from "../../lib/lab";
+import type { VswitchCounterSource } from "../../lib/bench/plan";
 import type { Connection } from "../shared/hostScript";
 
 /** A port toward the TG: a host interface (local lab, af_packet) or a PCI NIC bound for DPDK. */
@@ -44,12 +45,11 @@ export interface VswitchStatus {
 export interface VswitchBenchHooks {
   /** JavaScript regular expression on /proc/<pid>/task/<tid>/comm of the worker threads */
   workerThreadPattern: string;
-  /** where per-cell port counters come from */
-  counters:
-    | { kind: "dpdk-telemetry"; prefix: string }
-    | { kind: "ovs"; runDir: string; bridge: string }
-    | { kind: "vpp"; cliSocket: string }
-    | { kind: "none" };
+  /**
+   * where per-cell port counters come from (the plan's dut.vswitchCounters; the runner's reader
+   * for it is chosen in lib/bench/vswitchCounters.ts)
+   */
+  counters: VswitchCounterSource;
 }
 
 /** A deployed vswitch of any kind. */

@@ -295,3 +295,56 @@ describe("parsePlan", () => {
     assert.ok(text.includes(KEY));
   });
 });
+
+describe("vswitch counters and threads (the vswitch kind's bench hooks)", () => {
+  const dut = ({ vswitch, ...extra }: Record<string, unknown>): Record<string, unknown> => ({
+    dut: {
+      host: "dut",
+      vswitch: { pid: 10, ...((vswitch as object | undefined) ?? {}) },
+      vms: [{ pid: 20 }],
+      ...extra,
+    },
+  });
+
+  it("a plan without the new fields parses as testpmd: rte-worker threads, telemetry from the prefix", () => {
+    const plan = parsePlan(minimalPlan(dut({ vswitchTelemetryPrefix: "vpl-local-local-vswitch" })));
+    assert.equal(plan.dut.vswitch.namePattern, "^rte-worker-");
+    assert.deepEqual(plan.dut.vswitchCounters, { kind: "dpdk-telemetry", prefix: "vpl-local-local-vswitch" });
+    assert.equal(parsePlan(minimalPlan()).dut.vswitchCounters, undefined);
+  });
+
+  it("takes an OVS plan: PMD thread pattern and the Interface table of its run dir", () => {
+    const counters = { kind: "ovs", runDir: "/run/vhost-perf-lab/x/vpl-x-ovs", bridge: "vplbr12345678" };
+    const plan = parsePlan(
+      minimalPlan(dut({ vswitch: { namePattern: "^pmd-c\\d+/id:\\d+$" }, vswitchCounters: counters })),
+    );
+    assert.equal(plan.dut.vswitch.namePattern, "^pmd-c\\d+/id:\\d+$");
+    assert.deepEqual(plan.dut.vswitchCounters, counters);
+  });
+
+  it("refuses bad counter sources, naming the path", () => {
+    const problems = (counters: unknown): string => {
+      try {
+        parsePlan(minimalPlan(dut({ vswitchCounters: counters })));
+        return "";
+      } catch (e) {
+        assert.ok(e instanceof PlanError);
+        return e.problems.join("\n");
+      }
+    };
+    assert.match(
+      problems({ kind: "ovs", runDir: "../x", bridge: "br0" }),
+      /dut\.vswitchCounters\.runDir: must be an absolute path/,
+    );
+    assert.match(
+      problems({ kind: "ovs", runDir: "/run/a/../b", bridge: "br0" }),
+      /runDir: must be an absolute path/,
+    );
+    assert.match(
+      problems({ kind: "ovs", runDir: "/run/x", bridge: "a;rm" }),
+      /dut\.vswitchCounters\.bridge: not a bridge name/,
+    );
+    assert.match(problems({ kind: "snmp" }), /dut\.vswitchCounters\.kind: must be one of/);
+    assert.match(problems({ kind: "dpdk-telemetry", prefix: "a b" }), /prefix: not a valid DPDK file-prefix/);
+  });
+});

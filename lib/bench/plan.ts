@@ -41,14 +41,30 @@ export interface ThreadSelector {
   namePattern: string;
 }
 
+/**
+ * Where per-cell vswitch port counters come from (the vswitch kind's bench hook): testpmd's DPDK
+ * telemetry socket (its --file-prefix), OVS's Interface table (its own run dir's db socket),
+ * VPP's CLI socket, or nowhere.
+ */
+export type VswitchCounterSource =
+  | { kind: "dpdk-telemetry"; prefix: string }
+  | { kind: "ovs"; runDir: string; bridge: string }
+  | { kind: "vpp"; cliSocket: string }
+  | { kind: "none" };
+
 export interface DutSpec {
   host: string;
-  /** testpmd worker lcores: pattern ^rte-worker- */
+  /** the vswitch's data-plane threads: testpmd ^rte-worker-, OVS ^pmd- (the kind's bench hook) */
   vswitch: ThreadSelector;
   /** QEMU vCPU threads: pattern ^CPU \d+/(KVM|TCG)$ (needs -name ...,debug-threads=on) */
   vms: ThreadSelector[];
-  /** The vswitch's DPDK --file-prefix: per-cell port counters via its telemetry socket (optional). */
+  /**
+   * The vswitch's DPDK --file-prefix (testpmd's telemetry). Kept for plans written before
+   * vswitchCounters: parsePlan turns it into {kind: "dpdk-telemetry", prefix}.
+   */
   vswitchTelemetryPrefix?: string;
+  /** per-cell port counters; absent: none read */
+  vswitchCounters?: VswitchCounterSource;
   /** CPUs kept for the control path; an RR thread allowed there is reported. */
   housekeepingCpus: number[];
 }
@@ -437,6 +453,37 @@ function parseSelector(
   return sel;
 }
 
+const ABS_PATH = /^\/[A-Za-z0-9_./-]{1,200}$/;
+
+function parseCounterSource(c: Checker, value: unknown, path: string): VswitchCounterSource | undefined {
+  if (value === undefined) return undefined;
+  const o = c.obj(value, path) ?? {};
+  const kind = c.oneOf(o.kind, ["dpdk-telemetry", "ovs", "vpp", "none"] as const, `${path}.kind`);
+  const path_ = (key: string): string => {
+    const v = c.str(o, key, path);
+    if (v && (!ABS_PATH.test(v) || v.includes(".."))) c.fail(`${path}.${key}`, "must be an absolute path");
+    return v;
+  };
+  switch (kind) {
+    case "dpdk-telemetry": {
+      const prefix = c.str(o, "prefix", path);
+      if (prefix && !/^[A-Za-z0-9_-]{1,48}$/.test(prefix))
+        c.fail(`${path}.prefix`, "not a valid DPDK file-prefix");
+      return { kind, prefix };
+    }
+    case "ovs": {
+      const runDir = path_("runDir");
+      const bridge = c.str(o, "bridge", path);
+      if (bridge && !/^[a-z][a-z0-9_-]{0,14}$/.test(bridge)) c.fail(`${path}.bridge`, "not a bridge name");
+      return { kind, runDir, bridge };
+    }
+    case "vpp":
+      return { kind, cliSocket: path_("cliSocket") };
+    case "none":
+      return { kind };
+  }
+}
+
 function parseTg(c: Checker, value: unknown, path: string): TgSpec {
   const o = c.obj(value, path) ?? {};
   const kind = c.oneOf(o.kind, ["trafgen", "trex"] as const, `${path}.kind`);
@@ -602,6 +649,10 @@ export function parsePlan(value: unknown): BenchPlan {
       c.fail("dut.vswitchTelemetryPrefix", "not a valid DPDK file-prefix");
     dut.vswitchTelemetryPrefix = prefix;
   }
+  const counters = parseCounterSource(c, dutObj.vswitchCounters, "dut.vswitchCounters");
+  if (counters) dut.vswitchCounters = counters;
+  else if (dut.vswitchTelemetryPrefix !== undefined)
+    dut.vswitchCounters = { kind: "dpdk-telemetry", prefix: dut.vswitchTelemetryPrefix };
   knownHost(dut.host, "dut.host");
 
   const tg = parseTg(c, root.tg, "tg");

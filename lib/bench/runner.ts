@@ -41,6 +41,7 @@ import {
 import { cellSchedReport, SchedController, type AppliedCfsrr1 } from "./schedPolicy";
 import { openTg } from "./tg/open";
 import { UnsupportedFrameError, type TgSession } from "./tg/session";
+import { counterReader, type CounterReader, type PortStats } from "./vswitchCounters";
 
 export interface HostSource {
   get(name: string): Promise<RemoteExec>;
@@ -121,23 +122,6 @@ async function removeCreatedDirs(exec: RemoteExec, created: readonly string[]): 
   if (created.length === 0) return;
   const dirs = [...created].sort((a, b) => b.length - a.length).map(shQuote);
   await exec.run(`for d in ${dirs.join(" ")}; do rmdir "$d" 2>/dev/null || true; done`, { timeoutMs: 15000 });
-}
-
-interface PortStats {
-  id: number;
-  name: string | null;
-  stats: Record<string, number>;
-}
-
-async function readPorts(exec: RemoteExec, client: string, prefix: string): Promise<PortStats[] | null> {
-  const result = await exec.run(`python3 - --prefix ${prefix} --ports`, { stdin: client, timeoutMs: 15000 });
-  if (result.code !== 0) return null;
-  try {
-    const parsed = JSON.parse(result.stdout) as { ports?: PortStats[] };
-    return parsed.ports ?? null;
-  } catch {
-    return null;
-  }
 }
 
 function portDeltas(before: PortStats[], after: PortStats[]): NonNullable<CellReport["vswitchPorts"]> {
@@ -276,7 +260,7 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
         sched,
         log,
         signal,
-        telemetryClient: deps.telemetryClient ?? null,
+        counters: counterReader(plan.dut.vswitchCounters, { telemetryClient: deps.telemetryClient ?? null }),
         probe: deps.probe === undefined ? { loadPps: 1000, durationS: 1 } : deps.probe,
       });
       report.cells.push(cellReport);
@@ -337,7 +321,8 @@ interface CellContext {
   sched: SchedController;
   log: (msg: string) => void;
   signal: AbortSignal | undefined;
-  telemetryClient: string | null;
+  /** the vswitch kind's counter reader (lib/bench/vswitchCounters.ts); null: none */
+  counters: CounterReader | null;
   probe: { loadPps: number; durationS: number } | null;
 }
 
@@ -402,10 +387,12 @@ async function runCell(
                 : `probe: ${ctx.generator.kind} sent nothing (are the TG ports up and linked?)`,
             );
         }
-        if (plan.dut.vswitchTelemetryPrefix && ctx.telemetryClient) {
-          portsBefore = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
+        if (ctx.counters) {
+          portsBefore = await ctx.counters.read(ctx.dut);
           if (!portsBefore)
-            out.warnings.push("vswitch telemetry not readable: no port counters for this cell");
+            out.warnings.push(
+              `vswitch counters not readable (${ctx.counters.what}): no port counters for this cell`,
+            );
         }
 
         // 2. Scheduling policy for the cell.
@@ -528,8 +515,8 @@ async function runCell(
     out.durationS = Math.round((Date.now() - started) / 100) / 10;
     return { cell: out, fatal: `interrupted (${abortReason(ctx.signal)}): remaining cells skipped` };
   }
-  if (portsBefore && ctx.telemetryClient && plan.dut.vswitchTelemetryPrefix) {
-    const after = await readPorts(ctx.dut, ctx.telemetryClient, plan.dut.vswitchTelemetryPrefix);
+  if (portsBefore && ctx.counters) {
+    const after = await ctx.counters.read(ctx.dut);
     if (after) out.vswitchPorts = portDeltas(portsBefore, after);
   }
   for (const [note, count] of tgNotes) out.warnings.push(`${count} trial(s): ${note}`);

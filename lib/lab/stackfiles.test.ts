@@ -70,6 +70,48 @@ describe("shipped stack files", () => {
     assert.equal(lab.vms.count, 1);
     assert.equal(lab.vms.vcpus, 2);
   });
+
+  it("Pulumi.local-ovs.yaml: the local lab with OVS-DPDK, on resources of its own", () => {
+    const lab = shipped("Pulumi.local-ovs.yaml");
+    const local = shipped("Pulumi.local.yaml");
+    assert.deepEqual(lab.vswitch, { kind: "ovs-dpdk", memoryMiB: 512, options: { rxQueues: 1 } });
+    const [h, l] = [lab.hosts[0]!, local.hosts[0]!];
+    assert.equal(h.ssh.port, 2041);
+    assert.equal(lab.tg.host, "genovs");
+    const tg = lab.hosts.find((x) => x.name === lab.tg.host)!;
+    assert.deepEqual([tg.ssh.host, tg.ssh.netns], ["10.250.41.2", "genovs"]);
+    assert.deepEqual(
+      h.nics.map((n) => (n.kind === "veth" ? [n.ifname, n.peer, n.netns] : [])),
+      [
+        ["ovs0", "ovg0", "genovs"],
+        ["ovs1", "ovg1", "genovs"],
+      ],
+    );
+    // nothing shared with the local stack's resources
+    assert.notEqual(h.ssh.port, l.ssh.port);
+    const ifs = (x: Lab): string[] =>
+      x.hosts[0]!.nics.flatMap((n) => (n.kind === "veth" ? [n.ifname, n.peer] : []));
+    assert.deepEqual(
+      ifs(lab).filter((i) => ifs(local).includes(i)),
+      [],
+    );
+    // the rest is the local lab's
+    assert.deepEqual(h.cpus, l.cpus);
+    assert.deepEqual(lab.matrix, local.matrix);
+  });
+
+  it("ovs-dpdk options: errors name the config path", () => {
+    const text = readFileSync(join(repoRoot(), "Pulumi.local-ovs.yaml"), "utf8").replace(
+      "rxQueues: 1",
+      "rxQueues: 0\n      forwardMode: io",
+    );
+    const r = parseLab(parseStackText(text, "Pulumi.local-ovs.yaml").config, "Pulumi.local-ovs.yaml");
+    assert.equal(r.ok, false);
+    const text2 = r.ok ? "" : formatErrors(r.errors);
+    assert.match(text2, /vhost-perf-lab:vswitch\.options\.rxQueues/);
+    assert.match(text2, /vhost-perf-lab:vswitch\.options\.forwardMode/);
+    assert.match(text2, /an option of testpmd/);
+  });
 });
 
 describe("stack file reading", () => {

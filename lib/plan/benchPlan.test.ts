@@ -34,7 +34,10 @@ function deployed(lab: Lab): DeployedDut {
       hostKey: HOST_KEY,
     },
     vswitchPid: 100,
-    vswitchPrefix: "vpl-local-vswitch",
+    vswitchBench: {
+      workerThreadPattern: "^rte-worker-",
+      counters: { kind: "dpdk-telemetry", prefix: "vpl-local-vswitch" },
+    },
     vmPids: [200],
     tg: {
       netns: "",

@@ -5,7 +5,7 @@
 import type { Frame, Host, Lab } from "../lab";
 import { parseHostKey } from "../lab/hostKey";
 import { forwardingTag, maxLoadPps, vswitchCores } from "../lab";
-import type { BenchPlan, HostConnection } from "../bench/plan";
+import type { BenchPlan, HostConnection, VswitchCounterSource } from "../bench/plan";
 import { PLAN_DEFAULTS, STACK_RE } from "../bench/plan";
 import type { FrameSize } from "../measure/units";
 
@@ -27,8 +27,11 @@ export interface DeployedDut {
   host: Host;
   ssh: SshEndpoint;
   vswitchPid: number;
-  /** telemetry of the vswitch: its DPDK --file-prefix */
-  vswitchPrefix: string;
+  /**
+   * the vswitch kind's bench hooks (components/vswitch/kind.ts VswitchBenchHooks): its data-plane
+   * threads' comm pattern and where its port counters come from
+   */
+  vswitchBench: { workerThreadPattern: string; counters: VswitchCounterSource };
   vmPids: number[];
   /**
    * The local TG (trafgen): its ports, the namespace they are in ("" when the TG host's own
@@ -124,9 +127,13 @@ export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
     },
     dut: {
       host: d.host.name,
-      vswitch: { label: "vswitch", pid: d.vswitchPid, namePattern: PLAN_DEFAULTS.vswitchPattern },
+      vswitch: { label: "vswitch", pid: d.vswitchPid, namePattern: d.vswitchBench.workerThreadPattern },
       vms: d.vmPids.map((pid, i) => ({ label: `vm${i + 1}`, pid, namePattern: PLAN_DEFAULTS.vcpuPattern })),
-      vswitchTelemetryPrefix: d.vswitchPrefix,
+      // testpmd's prefix also under its old name: plans stay readable by an older runner
+      ...(d.vswitchBench.counters.kind === "dpdk-telemetry"
+        ? { vswitchTelemetryPrefix: d.vswitchBench.counters.prefix }
+        : {}),
+      vswitchCounters: d.vswitchBench.counters,
       housekeepingCpus: [...d.host.cpus.housekeeping],
     },
     tg: planTg(d),

@@ -291,6 +291,34 @@ const remoteScripts: Record<string, (env: Env, args: string[], create: string) =
       links: hostIfs.map((h, i) => ({ host: h, hostState: "up", ns: nsIfs[i], nsState: "up" })),
     };
   },
+  // scripts/vswitch-ovs.sh start, as it printed here (its interfaces list left out)
+  "vswitch-ovs.sh": (env) => ({
+    kind: "ovs-dpdk",
+    action: "start",
+    prefix: env["VSWITCH_PREFIX"],
+    running: true,
+    pid: MOCK_VSWITCH_PID,
+    pids: [MOCK_VSWITCH_PID, MOCK_VSWITCH_PID - 2],
+    runDir: env["VSWITCH_RUN_DIR"],
+    bridge: env["VSWITCH_BRIDGE"],
+    mainCore: Number(env["VSWITCH_MAIN_CORE"]),
+    workerCores: (env["VSWITCH_WORKER_CORES"] ?? "").split(",").map(Number),
+    pmdThreads: [{ tid: MOCK_VSWITCH_PID + 9, name: "pmd-c01/id:5", cpus: env["VSWITCH_WORKER_CORES"] }],
+    workerTids: [MOCK_VSWITCH_PID + 9],
+    interfaces: null,
+    alreadyRunning: false,
+    removedLeftovers: false,
+  }),
+  "vswitch-vpp.sh": (env, args) =>
+    args[0] === "install"
+      ? { action: "install", kind: "vpp", version: env["VPP_VERSION"], source: env["VPP_INSTALL"] }
+      : {
+          action: "start",
+          kind: "vpp",
+          pid: MOCK_VSWITCH_PID,
+          workerTids: [MOCK_VSWITCH_PID + 7],
+          rings: [],
+        },
   "vswitch-testpmd.sh": (env) => ({
     action: "start",
     prefix: env["VSWITCH_PREFIX"],

@@ -1,53 +1,35 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Vswitch as VswitchConfig } from "../../lib/lab";
-import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
-
-export interface VswitchArgs {
-  connection: pulumi.Input<Connection>;
-  config: VswitchConfig;
-  mainCore: number;
-  workerCores: number[];
-  /** host-side af_packet interfaces toward the TG (local lab) */
-  tgIfaces: string[];
-  /** vhost-user sockets, two per VM, in VM order (QEMU is the server, the vswitch the client) */
-  vhostSockets: string[];
-  queues: number;
-  /** hugetlbfs mount for its memory */
-  hugepagesMount: pulumi.Input<string>;
-  /** tokens of the steps it builds on (hugepages, TG ports): a replaced one restarts it */
-  after?: pulumi.Input<string>[];
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
-}
-
-/** What `vswitch-testpmd.sh start|status` reports. */
-export interface VswitchStatus {
-  pid: number;
-  workerTids?: number[];
-  [k: string]: unknown;
-}
+import { hostScript, lastJson, stepToken } from "../../shared/hostScript";
+import type { VswitchArgs, VswitchBenchHooks, VswitchDeployment, VswitchStatus } from "../kind";
 
 /**
- * The DUT's vswitch. Today: DPDK testpmd as an L2 cross-connect (CSIT's l2xcbase) between
- * af_packet ports toward the local TG and vhost-user client ports toward the VMs
- * (scripts/vswitch-testpmd.sh). VPP and OVS-DPDK are described by the lab model but not
- * deployable yet.
+ * DPDK testpmd as the DUT's vswitch: an L2 cross-connect (CSIT's l2xcbase) between af_packet
+ * ports toward the local TG and vhost-user client ports toward the VMs
+ * (scripts/vswitch-testpmd.sh). Local lab only: af_packet NIC ports.
  */
-export class Vswitch extends pulumi.ComponentResource {
+export class TestpmdVswitch extends pulumi.ComponentResource implements VswitchDeployment {
   readonly status: pulumi.Output<VswitchStatus>;
   readonly prefix: string;
   readonly ready: pulumi.Resource;
   readonly token: pulumi.Output<string>;
+  readonly bench: VswitchBenchHooks;
 
   constructor(name: string, args: VswitchArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("vhost-perf-lab:vswitch:Vswitch", name, {}, opts);
-    if (args.config.kind !== "testpmd") {
+    // alias: the component was vhost-perf-lab:vswitch:Vswitch before the seam; a live stack keeps it
+    super(
+      "vhost-perf-lab:vswitch:TestpmdVswitch",
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [{ type: "vhost-perf-lab:vswitch:Vswitch" }, ...(opts?.aliases ?? [])],
+      },
+    );
+    if (args.config.kind !== "testpmd") throw new Error(`TestpmdVswitch: kind ${args.config.kind}`);
+    const afIfaces = args.nicPorts.flatMap((p) => (p.kind === "af_packet" ? [p.ifname] : []));
+    if (args.nicPorts.length !== 2 || afIfaces.length !== 2) {
       throw new pulumi.RunError(
-        `vhost-perf-lab:vswitch.kind ${args.config.kind} is not deployable yet; fix: use kind testpmd (VPP and OVS-DPDK are planned)`,
-      );
-    }
-    if (args.tgIfaces.length !== 2) {
-      throw new pulumi.RunError(
-        `vhost-perf-lab:hosts[].nics: the testpmd vswitch needs two TG-facing ports, found ${args.tgIfaces.length}`,
+        `vhost-perf-lab:hosts[].nics: the testpmd vswitch needs two af_packet (veth) TG-facing ports, found ${args.nicPorts.length} port(s), ${afIfaces.length} af_packet; fix: use vswitch.kind ovs-dpdk or vpp for PCI NICs`,
       );
     }
     const o = args.config.options;
@@ -65,7 +47,7 @@ export class Vswitch extends pulumi.ComponentResource {
           VSWITCH_PREFIX: this.prefix,
           VSWITCH_MAIN_CORE: String(args.mainCore),
           VSWITCH_WORKER_CORES: args.workerCores.join(","),
-          VSWITCH_AF_IFACES: args.tgIfaces.join(","),
+          VSWITCH_AF_IFACES: afIfaces.join(","),
           VSWITCH_VHOST_SOCKETS: args.vhostSockets.length > 0 ? args.vhostSockets.join(",") : "none",
           VSWITCH_VHOST_QUEUES: String(args.queues),
           VSWITCH_MEM_MB: String(args.config.memoryMiB),
@@ -83,9 +65,17 @@ export class Vswitch extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: args.dependsOn },
     );
-    this.status = lastJson<VswitchStatus>(cmd.stdout);
+    // the script's line has no kind: it is added here
+    this.status = lastJson<VswitchStatus>(cmd.stdout).apply((s): VswitchStatus => ({
+      ...s,
+      kind: "testpmd",
+    }));
     this.ready = cmd;
     this.token = stepToken(cmd);
+    this.bench = {
+      workerThreadPattern: "^rte-worker-",
+      counters: { kind: "dpdk-telemetry", prefix: this.prefix },
+    };
     this.registerOutputs({ status: this.status, prefix: this.prefix });
   }
 }
