@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { RemoteExec } from "./remote";
 import { counterReader } from "./vswitchCounters";
 
@@ -65,13 +67,27 @@ test("ovs: the Interface table over the lab's db socket, ports in ofport order, 
   assert.equal(await reader.read(fakeExec("not json").exec), null);
 });
 
-test("dpdk-telemetry needs the client; vpp and none have no reader (yet)", () => {
+test("VPP: show interface over the CLI socket, per port in sw_if_index order; a failed vppctl gives none", async () => {
+  const reader = counterReader({ kind: "vpp", cliSocket: "/run/vpp/cli.sock" }, { telemetryClient: null });
+  assert.ok(reader);
+  const text = readFileSync(join(__dirname, "../../../lib/vswitch/vpp/testdata/show-interface.txt"), "utf8");
+  const { exec, commands } = fakeExec(text);
+  const ports = await reader.read(exec);
+  assert.deepEqual(commands, ["vppctl -s /run/vpp/cli.sock show interface"]);
+  assert.deepEqual(
+    ports?.slice(0, 2).map((p) => [p.id, p.name]),
+    [
+      [1, "port0"],
+      [2, "port1"],
+    ],
+  );
+  assert.equal(ports?.[0]?.stats["ipackets"], 14880012);
+  assert.equal(await reader.read(fakeExec("", 1).exec), null);
+});
+
+test("dpdk-telemetry needs the client; none has no reader", () => {
   assert.equal(counterReader({ kind: "dpdk-telemetry", prefix: "p" }, { telemetryClient: null }), null);
   assert.ok(counterReader({ kind: "dpdk-telemetry", prefix: "p" }, { telemetryClient: "print()" }));
-  assert.equal(
-    counterReader({ kind: "vpp", cliSocket: "/run/vpp/cli.sock" }, { telemetryClient: null }),
-    null,
-  );
   assert.equal(counterReader({ kind: "none" }, { telemetryClient: null }), null);
   assert.equal(counterReader(undefined, { telemetryClient: null }), null);
 });
