@@ -14,6 +14,9 @@
 #                    /run/vhost-perf-lab/<stack>/hugepages-2M); an absolute path of letters,
 #                    digits and ._+@:/-
 #   LAB_STACK, LAB_RUN_DIR, LAB_STATE_DIR, LAB_STATE_ROOT   see scripts/lib/tuning-common.sh
+#   HUGEPAGES_NODE   the DUT's NUMA node (digits; default empty: the host-wide pool): the pages
+#                    are reserved in /sys/devices/system/node/node<N>/hugepages/... instead; when
+#                    that node directory is missing, the host-wide pool is used (said on stderr)
 #   TUNING_SYSFS     the sys tree (default /sys; tests point it at a fake tree)
 #   TUNING_PROCFS    the proc tree (default /proc), for mounts
 #
@@ -29,7 +32,11 @@
 # pages), before (the pool when this stack first applied), added (pages this stack added),
 # mount (path), mount_created (yes|no: apply mounted it), dirs_created (the topmost directory
 # apply created for the mount point, or empty). The record is written before a mount and
-# right after a pool change (a KILL in between can leak the pages of that one change, never
+# right after a pool change. node=<N> (written only for a per-node pool; a record without it
+# is host-wide) names the NUMA node whose pool apply changed; revert gives back there. A 1G
+# pool the kernel cannot fill at run time (no contiguous memory) is put back and apply fails
+# naming the boot-time fix (hugepagesz=1G hugepages=<N> via tuning.apply kernel-args); a pool
+# that already holds enough pages (e.g. reserved at boot) is taken over without a write (a KILL in between can leak the pages of that one change, never
 # take back pages the stack did not add).
 #
 # A record of the version before this one ($LAB_STATE_DIR/hugepages.prev: size, pages = the
@@ -45,6 +52,7 @@
 #   apply   {"size":"2M","requested":<count>,"total":<pool now>,"free":<free now>,
 #            "mount":<path>,"mounted":true,"before":<pool before this stack>,
 #            "added":<pages this stack added>,"others":<pages the other stacks' records need>}
+#           plus "node":<N> when a per-node pool was used (also on revert)
 #   revert  {"size":<recorded size>,"total":..,"free":..,"mount":<path>,"mounted":false,
 #            "released":<pages given back>}
 # Progress on stderr as `[hugepages] ...`.
@@ -55,6 +63,7 @@ sysfs=${TUNING_SYSFS:-/sys}
 procfs=${TUNING_PROCFS:-/proc}
 size=${HUGEPAGES_SIZE:-2M}
 count=${HUGEPAGES_COUNT:-0}
+node=${HUGEPAGES_NODE:-}
 
 log_tag=hugepages
 record_name=hugepages.rec
@@ -66,10 +75,13 @@ pages=0
 others=0
 released=0
 
+# pool_of SIZE [NODE]: the pool directory, host-wide or of NUMA node NODE
 pool_of() {
+  local base=$sysfs/kernel/mm/hugepages
+  [ -z "${2:-}" ] || base=$sysfs/devices/system/node/node$2/hugepages
   case "$1" in
-    2M) printf '%s/kernel/mm/hugepages/hugepages-2048kB' "$sysfs" ;;
-    1G) printf '%s/kernel/mm/hugepages/hugepages-1048576kB' "$sysfs" ;;
+    2M) printf '%s/hugepages-2048kB' "$base" ;;
+    1G) printf '%s/hugepages-1048576kB' "$base" ;;
     *) return 1 ;;
   esac
 }
@@ -94,22 +106,25 @@ hugetlbfs_at() {
   [ "${m%% *}" = hugetlbfs ] && [[ ",${m#* }," == *",pagesize=$2,"* ]]
 }
 
-# others_need SIZE: sets $others to the counts of the other stacks' records of that size, summed
+# others_need SIZE [NODE]: sets $others to the counts of the other stacks' records of that size
+# (and node: empty = host-wide), summed
 others_need() {
-  local f d line sum=0 rsize rcount
+  local f d line sum=0 rsize rcount rnode
   for f in "$state_root"/*/"$record_name"; do
     [ -f "$f" ] || continue
     d=$(dirname -- "$f")
     [ "$d" != "$state_dir" ] || continue
     [ ! -d "$state_dir" ] || [ ! "$d" -ef "$state_dir" ] || continue
-    rsize="" rcount=""
+    rsize="" rcount="" rnode=""
     while IFS= read -r line || [ -n "$line" ]; do
       case "$line" in
         size=*) rsize=${line#size=} ;;
         count=*) rcount=${line#count=} ;;
+        node=*) rnode=${line#node=} ;;
       esac
     done <"$f"
     [ "$rsize" = "$1" ] || continue
+    [ "$rnode" = "${2:-}" ] || continue
     [[ "$rcount" =~ ^[0-9]{1,9}$ ]] ||
       die "$f: count '$rcount' is not a number; fix: check that stack's hugepages by hand and correct or remove its record"
     sum=$((sum + 10#$rcount))
@@ -118,7 +133,7 @@ others_need() {
 }
 
 # the record: r_size r_count r_before r_added r_mount r_mount_created r_dirs
-r_size="" r_count=0 r_before=0 r_added=0 r_mount="" r_mount_created=no r_dirs=""
+r_size="" r_count=0 r_before=0 r_added=0 r_mount="" r_mount_created=no r_dirs="" r_node=""
 legacy="$state_dir/hugepages.prev"
 load_record() {
   local line
@@ -136,10 +151,13 @@ load_record() {
       mount=*) r_mount=${line#*=} ;;
       mount_created=*) r_mount_created=${line#*=} ;;
       dirs_created=*) r_dirs=${line#*=} ;;
+      node=*) r_node=${line#*=} ;;
       '') ;;
       *) die "$prev: unexpected line '$line'; fix: check the hugepage pools and mounts by hand, then remove the file" ;;
     esac
   done <"$prev"
+  [[ "$r_node" =~ ^([0-9]{1,4})?$ ]] ||
+    die "$prev: node '$r_node' is not a NUMA node number; fix: check the hugepage pools by hand, then remove the file"
   pool_of "$r_size" >/dev/null ||
     die "$prev: size '$r_size' is not 2M or 1G; fix: check the hugepage pools and mounts by hand, then remove the file"
   case "$r_mount" in
@@ -183,6 +201,7 @@ save_record() {
   mkdir -p -- "$state_dir"
   printf 'size=%s\ncount=%s\nbefore=%s\nadded=%s\nmount=%s\nmount_created=%s\ndirs_created=%s\n' \
     "$r_size" "$r_count" "$r_before" "$r_added" "$r_mount" "$r_mount_created" "$r_dirs" >"$prev.tmp"
+  [ -z "$r_node" ] || printf 'node=%s\n' "$r_node" >>"$prev.tmp"
   mv -f -- "$prev.tmp" "$prev"
 }
 
@@ -261,8 +280,8 @@ result() {
     free=$pages
   fi
   ! hugetlbfs_at "$3" "$2" || mounted=true
-  printf '{"size":"%s",%s"total":%s,"free":%s,"mount":%s,"mounted":%s%s}\n' \
-    "$2" "${5:+$5,}" "$total" "$free" "$(json_str "$3")" "$mounted" "${4:+,$4}"
+  printf '{"size":"%s",%s"total":%s,"free":%s,"mount":%s,"mounted":%s%s%s}\n' \
+    "$2" "${5:+$5,}" "$total" "$free" "$(json_str "$3")" "$mounted" "${4:+,$4}" "${6:+,\"node\":$6}"
 }
 
 check_mount_path() {
@@ -292,7 +311,17 @@ give_back() {
 
 apply() {
   local p have want now fresh=0
+  [[ "$node" =~ ^[0-9]{1,4}$ || -z "$node" ]] || die "HUGEPAGES_NODE='$node' is not a NUMA node number"
+  [ -z "$node" ] || node=$((10#$node))
   p=$(pool_of "$size") || die "HUGEPAGES_SIZE='$size' is not 2M or 1G"
+  if [ -n "$node" ]; then
+    if [ -d "$(pool_of "$size" "$node")" ]; then
+      p=$(pool_of "$size" "$node")
+    else
+      log "no $size pool of NUMA node $node ($(pool_of "$size" "$node")): using the host-wide pool"
+      node=""
+    fi
+  fi
   [[ "$count" =~ ^[0-9]{1,9}$ ]] || die "HUGEPAGES_COUNT='$count' is not a number of pages"
   count=$((10#$count))
   [ "$mnt" = / ] || mnt=${mnt%/}
@@ -308,16 +337,16 @@ apply() {
   if [ -e "$mnt" ] && [ ! -d "$mnt" ]; then
     die "$mnt exists and is not a directory; fix: remove it or set another HUGEPAGES_MOUNT"
   fi
-  if [ -n "$r_size" ] && [ "$r_size" != "$size" ]; then
-    old_pool=$(pool_of "$r_size")
-    others_need "$r_size"
+  if [ -n "$r_size" ] && { [ "$r_size" != "$size" ] || [ "$r_node" != "$node" ]; }; then
+    old_pool=$(pool_of "$r_size" "$r_node")
+    others_need "$r_size" "$r_node"
     old_others=$others
   fi
-  others_need "$size"
+  others_need "$size" "$node"
 
   applying=1
   # what an earlier apply of this stack set up that this one no longer wants
-  if [ -n "$r_size" ] && { [ "$r_size" != "$size" ] || [ "$r_mount" != "$mnt" ]; }; then
+  if [ -n "$r_size" ] && { [ "$r_size" != "$size" ] || [ "$r_node" != "$node" ] || [ "$r_mount" != "$mnt" ]; }; then
     if [ "$r_mount_created" = yes ] && hugetlbfs_at "$r_mount" "$r_size"; then
       undo_acts+=("mount$US$r_mount$US$r_size")
       umount -- "$r_mount" ||
@@ -348,6 +377,8 @@ apply() {
       die "cannot write $want to $p/nr_hugepages: $write_err"
     pool_read "$p"
     now=$pages
+    [ "$now" -ge "$want" ] || [ "$size" != 1G ] ||
+      die "asked the kernel for $want x 1G hugepages${node:+ on NUMA node $node} ($count for this stack, $others for the others), got $now: the kernel found no contiguous memory at run time (pool put back); fix: 1G pages on this host must be reserved at boot: put hugepagesz=1G hugepages=$want on the kernel command line (add kernel-args to tuning.apply, which adds default_hugepagesz=1G hugepagesz=1G hugepages=<count> with 1G pages), reboot, and apply again: a pool that holds enough pages is taken over without a write"
     [ "$now" -ge "$want" ] ||
       die "asked the kernel for $want x $size hugepages ($count for this stack, $others for the others), got $now (memory fragmented or too small); fix: lower hosts[].hugepages.count or reserve them at boot (hugepages= on the kernel cmdline)"
     r_added=$((r_added + now - have))
@@ -359,7 +390,7 @@ apply() {
   else
     log "pool holds $have x $size: enough for $count here + $others for the others"
   fi
-  r_size=$size r_count=$count r_mount=$mnt
+  r_size=$size r_count=$count r_mount=$mnt r_node=$node
   save_record
 
   if hugetlbfs_at "$mnt" "$size"; then
@@ -386,7 +417,7 @@ apply() {
   fi
   applying=0
   rm -f -- "$legacy"
-  result "$p" "$size" "$mnt" "\"before\":$r_before,\"added\":$r_added,\"others\":$others" "\"requested\":$count"
+  result "$p" "$size" "$mnt" "\"before\":$r_before,\"added\":$r_added,\"others\":$others" "\"requested\":$count" "$node"
 }
 
 # Processes still using the stack's own mount (under its run dir, used by nothing else) were
@@ -424,7 +455,7 @@ revert() {
     return
   fi
   load_record
-  p=$(pool_of "$r_size")
+  p=$(pool_of "$r_size" "$r_node")
   if [ "$r_mount_created" = yes ]; then
     if mount_at "$r_mount" >/dev/null; then
       stop_stack_users "$r_mount"
@@ -443,13 +474,13 @@ revert() {
   fi
   if [ "$r_added" -gt 0 ]; then
     [ -d "$p" ] || die "no $r_size hugepage pool ($p) to give this stack's $r_added pages back to; what is left is in $prev"
-    others_need "$r_size"
+    others_need "$r_size" "$r_node"
     give_back "$p" "$r_size" "$r_added" "$others" ||
       die "cannot lower $p/nr_hugepages: $write_err; fix: stop what uses the pages and run revert again; what is left is in $prev"
     [ "$released" -gt 0 ] || log "pool of $r_size kept: the other stacks' records need $others pages"
   fi
   rm -f -- "$prev" "$legacy"
-  result "$p" "$r_size" "$r_mount" "\"released\":$released"
+  result "$p" "$r_size" "$r_mount" "\"released\":$released" "" "$r_node"
 }
 
 case "${1:-}" in

@@ -171,6 +171,7 @@ export class DutHost extends pulumi.ComponentResource {
       const hp = step("hugepages", "dut-hugepages.sh", {
         HUGEPAGES_SIZE: args.host.hugepages.size,
         HUGEPAGES_COUNT: String(args.host.hugepages.count),
+        HUGEPAGES_NODE: String(args.host.numaNode),
       });
       this.hugepages = lastJson(hp.stdout);
       this.hugepagesToken = stepToken(hp);

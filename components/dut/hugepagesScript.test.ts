@@ -475,3 +475,130 @@ test(
       assert.equal(existsSync(join(runDir, "hugepages-2M")), false);
     }),
 );
+
+/** the per-node pools of a fake two-node host: tree/sys/devices/system/node/node<N>/hugepages */
+function nodePool(l: Lab, n: number, size: "2M" | "1G"): string {
+  return join(l.tree, `sys/devices/system/node/node${n}/hugepages`, POOL[size], "nr_hugepages");
+}
+function twoNodes(l: Lab): void {
+  const files: Record<string, string> = {};
+  for (const n of [0, 1])
+    for (const size of ["2M", "1G"] as const) {
+      files[`sys/devices/system/node/node${n}/hugepages/${POOL[size]}/nr_hugepages`] = "0\n";
+      files[`sys/devices/system/node/node${n}/hugepages/${POOL[size]}/free_hugepages`] = "0\n";
+    }
+  put(l.tree, files);
+}
+const nodeNr = (l: Lab, n: number, size: "2M" | "1G"): number => Number(read(nodePool(l, n, size)).trim());
+
+test(
+  "dut-hugepages.sh: HUGEPAGES_NODE reserves in that node's pool only, records the node and gives back there",
+  { skip: noBash },
+  () =>
+    lab((l) => {
+      twoNodes(l);
+      stackDirs(l, "a");
+      writeFileSync(nodePool(l, 0, "1G"), "2\n"); // node 0 has its own pages, left alone
+      const pristine = l.host();
+      const a = ok(
+        run(HP, "apply", l.env("a", { HUGEPAGES_SIZE: "1G", HUGEPAGES_COUNT: "3", HUGEPAGES_NODE: "1" })),
+      );
+      assert.equal(a.node, 1);
+      assert.equal(a.total, 3);
+      assert.equal(a.added, 3);
+      assert.equal(nodeNr(l, 1, "1G"), 3);
+      assert.equal(nodeNr(l, 0, "1G"), 2);
+      assert.equal(l.pool("1G"), 0, "the host-wide pool is not touched");
+      assert.match(l.record("a"), /^node=1$/m);
+      const r = ok(run(HP, "revert", l.env("a", { HUGEPAGES_SIZE: "1G", HUGEPAGES_NODE: "1" })));
+      assert.equal(r.node, 1);
+      assert.equal(r.released, 3);
+      assert.equal(nodeNr(l, 1, "1G"), 0);
+      assert.deepEqual(l.host(), pristine);
+    }),
+);
+
+test(
+  "dut-hugepages.sh: a missing node directory falls back to the host-wide pool and says so",
+  { skip: noBash },
+  () =>
+    lab((l) => {
+      twoNodes(l);
+      stackDirs(l, "a");
+      const r = run(HP, "apply", l.env("a", { HUGEPAGES_COUNT: "2", HUGEPAGES_NODE: "7" }));
+      const a = ok(r);
+      assert.match(r.stderr, /no 2M pool of NUMA node 7 .*using the host-wide pool/);
+      assert.equal(a.node, undefined);
+      assert.equal(l.pool("2M"), 2);
+      assert.equal(nodeNr(l, 0, "2M") + nodeNr(l, 1, "2M"), 0);
+      assert.doesNotMatch(l.record("a"), /^node=/m);
+      ok(run(HP, "revert", l.env("a")));
+      assert.equal(l.pool("2M"), 0);
+    }),
+);
+
+test(
+  "dut-hugepages.sh: a 1G pool the kernel cannot fill at run time is put back and the boot-time fix named; one reserved at boot is taken over",
+  { skip: noBash },
+  () =>
+    lab((l) => {
+      twoNodes(l);
+      stackDirs(l, "a");
+      // stand-in kernel: the node 0 1G pool reads back at most FAKE_HP_CAP pages (fragmented memory)
+      const bin = l.env("a").PATH_PREFIX ?? "";
+      writeFileSync(
+        join(bin, "cat"),
+        '#!/usr/bin/env bash\nf="${@: -1}"\n' +
+          'if [ -n "${FAKE_HP_CAP:-}" ] && [ "$f" = "$FAKE_HP_FILE" ]; then\n' +
+          '  v=$(/bin/cat -- "$f"); [ "$v" -le "$FAKE_HP_CAP" ] || v=$FAKE_HP_CAP; echo "$v"; exit 0\nfi\n' +
+          'exec /bin/cat "$@"\n',
+        { mode: 0o755 },
+      );
+      const env = l.env("a", {
+        HUGEPAGES_SIZE: "1G",
+        HUGEPAGES_COUNT: "4",
+        HUGEPAGES_NODE: "0",
+        FAKE_HP_CAP: "1",
+        FAKE_HP_FILE: nodePool(l, 0, "1G"),
+      });
+      const pristine = l.host();
+      fails(
+        run(HP, "apply", env),
+        /got 1: the kernel found no contiguous memory/,
+        /hugepagesz=1G hugepages=4 on the kernel command line/,
+        /kernel-args/,
+      );
+      rmSync(join(bin, "cat"));
+      assert.equal(nodeNr(l, 0, "1G"), 0, "the pool is put back");
+      assert.deepEqual(l.host(), pristine);
+      // reserved at boot: the pool already holds 4 pages; apply takes them over without a write
+      writeFileSync(nodePool(l, 0, "1G"), "4\n");
+      const a = ok(run(HP, "apply", env));
+      assert.equal(a.added, 0);
+      assert.equal(a.before, 4);
+      ok(run(HP, "revert", env));
+      assert.equal(nodeNr(l, 0, "1G"), 4, "pages reserved at boot stay");
+    }),
+);
+
+test(
+  "dut-hugepages.sh: a record without node= (before per-node pools) still reverts on the host-wide pool",
+  { skip: noBash },
+  () =>
+    lab((l) => {
+      twoNodes(l);
+      stackDirs(l, "a");
+      l.setPool("2M", 5);
+      writeFileSync(nodePool(l, 0, "2M"), "5\n");
+      const mnt = join(l.root, "run/a/hugepages-2M");
+      writeFileSync(
+        join(l.root, "lab/a/hugepages.rec"),
+        `size=2M\ncount=3\nbefore=2\nadded=3\nmount=${mnt}\nmount_created=no\ndirs_created=\n`,
+      );
+      const r = ok(run(HP, "revert", l.env("a", { HUGEPAGES_NODE: "0" })));
+      assert.equal(r.released, 3);
+      assert.equal(r.node, undefined);
+      assert.equal(l.pool("2M"), 2);
+      assert.equal(nodeNr(l, 0, "2M"), 5, "the node pool is not touched");
+    }),
+);
