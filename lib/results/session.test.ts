@@ -3,9 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { CellReport } from "../bench/report";
 import type { RemoteExec } from "../bench/remote";
 import { FakeLab } from "../bench/testSupport";
-import { loadRuns } from "./store";
+import { isGoodResult, loadRuns } from "./store";
 import { runWithStore } from "./session";
 import { SETUP, testPlan } from "./testSupport";
 import type { CsitRecord } from "./types";
@@ -129,5 +130,50 @@ describe("runWithStore", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+  it("reuses only on the same running datapath: a redeployed VM (new pid) measures every cell again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vpl-results-"));
+    try {
+      const plan = testPlan({ facts: setupFacts });
+      const lab = makeLab();
+      const first = await runWithStore(plan, deps(lab), { stack: "fake", dir });
+      const same = await runWithStore(plan, deps(lab), { stack: "fake", dir });
+      assert.deepEqual(
+        Object.values(same.results!.origins).map((o) => o.reused),
+        [true, true],
+        "same vswitch, same VM, same boot: kept",
+      );
+      const vm = { ...plan.dut.vms[0]!, pid: 4242 };
+      delete vm.pidFile;
+      const redeployed = { ...plan, dut: { ...plan.dut, vms: [vm] } };
+      lab.threads = lab.threads.map((t) => (t.pid === 200 ? { ...t, pid: 4242 } : t));
+      const again = await runWithStore(redeployed, deps(lab), { stack: "fake", dir });
+      assert.deepEqual(
+        Object.values(again.results!.origins).map((o) => o.reused),
+        [false, false],
+        "a new VM process: measured again",
+      );
+      assert.notEqual(again.results!.datapath, first.results!.datapath);
+      // the cells keep their key: runs stay comparable across deployments
+      assert.deepEqual(
+        Object.values(again.results!.origins).map((o) => o.key),
+        Object.values(first.results!.origins).map((o) => o.key),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("does not keep a result whose search stopped on a generator shortfall or whose MRR fell short", () => {
+    const cell = (over: Partial<CellReport>): CellReport =>
+      ({ name: "c", warnings: [], ...over }) as unknown as CellReport;
+    const ndrpdr = (stopReason: string) => ({ stopReason }) as unknown as CellReport["ndrpdr"];
+    const mrr = (shortfallTrials: number) => ({ shortfallTrials }) as unknown as CellReport["mrr"];
+    assert.equal(isGoodResult(cell({ ndrpdr: ndrpdr("goals-reached"), mrr: mrr(0) })), true);
+    assert.equal(isGoodResult(cell({ ndrpdr: ndrpdr("generator-shortfall") })), false);
+    assert.equal(isGoodResult(cell({ ndrpdr: ndrpdr("time-limit") })), false);
+    assert.equal(isGoodResult(cell({ mrr: mrr(1) })), false);
+    assert.equal(isGoodResult(cell({ error: "probe failed" })), false);
+    assert.equal(isGoodResult(cell({ skipped: true, error: "jumbo" })), false);
   });
 });

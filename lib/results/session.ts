@@ -48,11 +48,22 @@ export function setupFacts(
 export async function readHostSetup(
   deps: Pick<RunnerDeps, "hosts">,
   plan: BenchPlan,
-): Promise<{ kernel: string | null; cmdline: string | null }> {
+): Promise<{ kernel: string | null; cmdline: string | null; bootId: string | null }> {
   const exec = await deps.hosts.get(plan.dut.host);
-  const r = await runChecked(exec, "kernel facts", "uname -r; cat /proc/cmdline", { timeoutMs: 30000 });
-  const [kernel, cmdline] = r.stdout.split("\n");
-  return { kernel: kernel?.trim() || null, cmdline: cmdline?.trim() || null };
+  const r = await runChecked(
+    exec,
+    "kernel facts",
+    "uname -r; cat /proc/cmdline; cat /proc/sys/kernel/random/boot_id",
+    { timeoutMs: 30000 },
+  );
+  const [kernel, cmdline, bootId] = r.stdout.split("\n");
+  return { kernel: kernel?.trim() || null, cmdline: cmdline?.trim() || null, bootId: bootId?.trim() || null };
+}
+
+/** The running datapath's identity: the DUT's boot and the vswitch and VM processes of the plan. */
+export function datapathId(plan: BenchPlan, bootId: string | null): string {
+  const proc = (s: { pid?: number; pidFile?: string }): string => String(s.pid ?? s.pidFile ?? "?");
+  return [bootId ?? "?", proc(plan.dut.vswitch), ...plan.dut.vms.map(proc)].join("/");
 }
 
 /** Which cells to measure and which to take from the store (pure). */
@@ -60,12 +71,13 @@ export function partitionCells(
   plan: BenchPlan,
   setup: SetupFacts,
   runs: readonly StoredRunDoc[],
+  datapath: string,
 ): { keys: string[]; reuse: Map<number, { cell: CellReport; runId: string }>; measure: number[] } {
   const keys = plan.cells.map((c) => cellKey(c, plan, setup));
   const reuse = new Map<number, { cell: CellReport; runId: string }>();
   const measure: number[] = [];
   keys.forEach((key, i) => {
-    const found = findReusable(runs, key);
+    const found = findReusable(runs, key, datapath);
     if (found) reuse.set(i, found);
     else measure.push(i);
   });
@@ -105,14 +117,16 @@ export async function runWithStore(
 ): Promise<StoredRunDoc> {
   const dir = opts.dir ?? storeDir(opts.stack);
   const runs = loadRuns(dir, (why) => deps.log(`[results] skipped an unreadable stored run: ${why}`));
-  const setup = setupFacts(plan, await readHostSetup(deps, plan));
+  const hostSetup = await readHostSetup(deps, plan);
+  const setup = setupFacts(plan, hostSetup);
+  const datapath = datapathId(plan, hostSetup.bootId);
   const { keys, reuse, measure } = opts.fresh
     ? {
         keys: plan.cells.map((c) => cellKey(c, plan, setup)),
         reuse: new Map(),
         measure: plan.cells.map((_, i) => i),
       }
-    : partitionCells(plan, setup, runs);
+    : partitionCells(plan, setup, runs, datapath);
   for (const [i, r] of reuse)
     deps.log(`[results] ${r.cell.name}: unchanged (key ${keys[i]}), reusing the result of run ${r.runId}`);
   const sub: BenchPlan = { ...plan, cells: measure.map((i) => plan.cells[i]!) };
@@ -143,7 +157,7 @@ export async function runWithStore(
     ...measured,
     cells,
     ok: measured.fatal === undefined && cells.every((c) => c.error === undefined),
-    results: { runId, stack: opts.stack, origins, setup, reportPath: "", storeDir: dir },
+    results: { runId, stack: opts.stack, origins, setup, datapath, reportPath: "", storeDir: dir },
   };
   doc.results!.reportPath = `${dir}/runs/${runId}/report.html`;
   saveRun(dir, doc);

@@ -72,17 +72,31 @@ export function loadRuns(dir: string, onSkip: (why: string) => void = () => unde
 }
 
 /**
- * The latest good result for a cell key: a cell measured (not itself reused) without error, with
- * the origin of the run that measured it.
+ * A measurement worth keeping: no error, not skipped, the MRR trials sent what was asked and the
+ * NDR/PDR search reached its goals (a search stopped by a generator shortfall or the time limit
+ * is measured again).
+ */
+export function isGoodResult(cell: CellReport): boolean {
+  if (cell.error !== undefined || cell.skipped) return false;
+  if (cell.mrr && cell.mrr.shortfallTrials > 0) return false;
+  if (cell.ndrpdr && cell.ndrpdr.stopReason !== "goals-reached") return false;
+  return true;
+}
+
+/**
+ * The latest good result for a cell key measured on the same running datapath (see
+ * StoredRunDoc.results.datapath), with the origin of the run that measured it.
  */
 export function findReusable(
   runs: readonly StoredRunDoc[],
   key: string,
+  datapath: string,
 ): { cell: CellReport; runId: string } | null {
   for (const doc of [...runs].reverse()) {
+    if (doc.results?.datapath !== datapath) continue;
     for (const cell of doc.cells) {
-      const origin = doc.results?.origins[cell.name];
-      if (!origin || origin.key !== key || cell.error !== undefined) continue;
+      const origin = doc.results.origins[cell.name];
+      if (!origin || origin.key !== key || !isGoodResult(cell)) continue;
       return { cell, runId: origin.runId };
     }
   }

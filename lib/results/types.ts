@@ -34,6 +34,12 @@ export interface StoredRunDoc extends BenchReport {
     /** per cell name */
     origins: Record<string, CellOrigin>;
     setup: SetupFacts;
+    /**
+     * The running datapath this run measured: the DUT's boot id and the vswitch and VM
+     * processes. A result is reused only on the same datapath (a redeployed VM or vswitch, or a
+     * reboot, measures again); runs are compared across datapaths by the cell key.
+     */
+    datapath?: string;
     reportPath: string;
     storeDir: string;
   };
