@@ -72,7 +72,7 @@ async function script(name: string, args: string, env: Record<string, string>): 
   return r.stdout;
 }
 
-describe("real local datapath (root)", { skip, timeout: 60000 }, () => {
+describe("real local datapath (root)", { skip, timeout: 240000 }, () => {
   let vswitch: { pid: number; workers: { tid: number; name: string }[] } | undefined;
   let sshd: TestSshd | undefined;
 
