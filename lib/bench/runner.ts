@@ -293,13 +293,7 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
   const stopping = generator
     ? generator
         .stop()
-        .catch((e: unknown) =>
-          addFatal(
-            generator?.kind === "trex"
-              ? `TRex stop failed (its ports may still be held or sending; the next run takes them over with tg.forceAcquire): ${(e as Error).message}`
-              : `trafgen cleanup failed (a trial or ${paths.trafgenDir} may be left; the guard step's sched-restore.sh check/down removes them): ${(e as Error).message}`,
-          ),
-        )
+        .catch((e: unknown) => addFatal(`${generator.hints.stopFailed}: ${(e as Error).message}`))
     : Promise.resolve();
   const finishing = Date.now();
   await Promise.all([closing, stopping]);
@@ -380,12 +374,7 @@ async function runCell(
                   `probe: ${probe.offeredCount} packets offered at ${ctx.probe.loadPps} pps, none came back: the datapath is not forwarding (vswitch down? VM not attached?)`,
                 );
           }
-          if (probe.offeredCount === 0)
-            throw new Error(
-              ctx.generator.kind === "trafgen"
-                ? "probe: trafgen sent nothing (is the TG netns wired? tg-netns.sh setup)"
-                : `probe: ${ctx.generator.kind} sent nothing (are the TG ports up and linked?)`,
-            );
+          if (probe.offeredCount === 0) throw new Error(`probe: ${ctx.generator.hints.nothingSent}`);
         }
         if (ctx.counters) {
           portsBefore = await ctx.counters.read(ctx.dut);

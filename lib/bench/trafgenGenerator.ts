@@ -448,6 +448,13 @@ export class TrafgenGenerator implements TgSession {
           "CSIT reports the aggregate of two directions, so these figures are not comparable 1:1";
   }
 
+  get hints(): { nothingSent: string; stopFailed: string } {
+    return {
+      nothingSent: "trafgen sent nothing (is the TG netns wired? tg-netns.sh setup)",
+      stopFailed: `trafgen cleanup failed (a trial or ${this.dir} may be left; the guard step's sched-restore.sh check/down removes them)`,
+    };
+  }
+
   /** The last trial's TG limits, as notes counted per cell. */
   trialNotes(): string[] {
     const d = this.lastTrial;

@@ -43,6 +43,8 @@ export interface TgSession extends TrafficGenerator {
   readonly directions: 1 | 2;
   /** How this TG sends, for the report's tg.note. */
   readonly note: string;
+  /** What to check when it sent nothing in the probe, and when its final stop failed. */
+  readonly hints: { nothingSent: string; stopFailed: string };
   /** Throws UnsupportedFrameError when this TG cannot carry the frame. */
   checkFrame(frame: FrameSize): Promise<void>;
   /** Clears what a killed run left (a trial still sending, held ports); what it found, or null. */

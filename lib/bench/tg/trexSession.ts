@@ -17,6 +17,11 @@ export class TrexSession implements TgSession {
   readonly kind = "trex" as const;
   readonly directions = 2 as const;
   readonly note: string;
+  readonly hints = {
+    nothingSent: "trex sent nothing (are the TG ports up and linked?)",
+    stopFailed:
+      "TRex stop failed (its ports may still be held or sending; the next run takes them over with tg.forceAcquire)",
+  };
   private last: TrexTrialCounts | null = null;
   private inFlight: Promise<unknown> | null = null;
   private readonly stopping = new AbortController();
