@@ -27,11 +27,7 @@ const sshEndpoint = (c: pulumi.Unwrap<Connection>): SshEndpoint => ({
   hostKey: String(c.hostKey ?? ""),
 });
 const lab = loadLab();
-if (lab.matrix.vringSizes.length !== 1) {
-  throw new pulumi.RunError(
-    `vhost-perf-lab:matrix.vringSizes: one vring size per stack for now (found ${lab.matrix.vringSizes.join(", ")}); fix: one stack per size`,
-  );
-}
+// the VMs come up with the matrix's first vring size; the benchmark switches them to the others
 const vringSize = lab.matrix.vringSizes[0]!;
 // the TG host: the DUT itself, or a host of its own. trafgen: the 2-node local lab's network
 // namespace with its own sshd, cabled to the DUT by veth pairs. TRex: a lab's TG server over its
@@ -169,6 +165,7 @@ const labs = duts(lab).map((host) => {
         vms: lab.vms,
         index,
         vringSize,
+        vringSizes: lab.matrix.vringSizes,
         qemuBinary: qemu.binary,
         accel: dut.accel,
         baseImage: image.path,
@@ -198,6 +195,10 @@ const labs = duts(lab).map((host) => {
           vswitchPid: sw.pid,
           vswitchBench: vswitch.bench,
           vmPids: vmStatus.map((s) => s.pid),
+          // each VM's control kit: the runner proves every cell's vring size with it
+          ...(vms.every((v) => v.ringControl)
+            ? { vmRing: { controls: vms.map((v) => v.ringControl!), pidFiles: vms.map((v) => v.pidfile) } }
+            : {}),
           // a lab's TG server: the runner drives TRex over its RPC port
           tg: trexEnd ?? {
             // a TG host of its own lives in the netns: its session is already there

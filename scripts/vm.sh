@@ -13,7 +13,11 @@
 #                 QEMU stopped (the verified process only), the overlay, sockets, pidfile and logs
 #                 removed (the logs' tails go to stderr first), then exit non-zero with the reason.
 #                 A VM that was already running is never stopped by a failing start.
-#   vm.sh status  what runs now (no waiting); the drift probe of the VM
+#   vm.sh status  what runs now (no waiting); the drift probe of the VM: exit 3 also when the VM
+#                 runs with another vring size than VM_RING_SIZE (a benchmark's ring switch that
+#                 was not put back: the next up starts it again at the deployed size)
+#   vm.sh probe   the step's drift probe, cheap: exit 3 when QEMU is gone or runs with another
+#                 vring size than VM_RING_SIZE
 #   vm.sh stop    guest testpmd off (best effort), QMP quit (SIGTERM, then SIGKILL, for the
 #                 pidfile's qemu-system-* process only), remove overlay, sockets, pidfile, logs
 # All three are idempotent. stdout: ONE JSON line. Progress and errors: stderr ("[vm <name> 12s] ...").
@@ -36,6 +40,14 @@
 #                      (within VM_VRING_TIMEOUT [15] s); warn: report them only
 #   QGA_PY             guest agent client (scripts/guest-image/qga.py), run with python3
 #   QMP_PY             [qmp.py beside this script] QMP client (scripts/qmp.py); stop works without it
+#   VM_RING_SIZE       the vring size VM_ARGV_B64 asks for; start records it in VM_RUN_DIR/ring
+#   VM_RING_ARGVS      "size:base64-argv ..." for every vring size of the matrix: start then leaves
+#                      a control kit in VM_RUN_DIR/ctl (this script, vm-ring.sh, qmp.py, qga.py,
+#                      pin-threads.sh, the inputs) with which the benchmark runner restarts the VM
+#                      at another size (`bash VM_RUN_DIR/ctl/vm-ring.sh set <size>`); stop removes it
+#   VM_RING_SH / VM_PIN_SH  scripts/vm-ring.sh and scripts/pin-threads.sh, copied into the kit
+#   VM_PIN_CPUS / VM_PIN_OTHER_CPUS  the vCPU pinning the kit applies after a restart
+#   VM_KEEP_CTL        [0] 1 = stop keeps the kit and the ring record (a ring switch)
 #
 # Ordering: QEMU is the vhost-user socket server and does not start the guest until a client is
 # connected to every vhost-user socket. Start the vswitch (client mode, it reconnects) first, or
@@ -275,6 +287,7 @@ load_inputs() {
   fi
   case "$VRING_CHECK" in strict | warn) ;; *) die "VM_VRING_CHECK must be strict or warn, got '$VRING_CHECK'" ;; esac
   VRING_TIMEOUT="${VM_VRING_TIMEOUT:-15}"
+  if [ -n "${VM_RING_SIZE:-}" ] && ! is_uint "$VM_RING_SIZE"; then die "VM_RING_SIZE must be a whole number, got '$VM_RING_SIZE'"; fi
   is_uint "$VRING_TIMEOUT" || die "VM_VRING_TIMEOUT must be a whole number, got '$VRING_TIMEOUT'"
   if [ -z "${VM_GUEST_NICS:-}" ]; then
     VM_GUEST_NICS=mgmt0
@@ -713,6 +726,8 @@ cmd_start() {
 
   check_vrings
   vrings=$VRINGS
+  record_ring
+  save_kit
   output_json start "$pid" "$already" "$boot" "$launch_s" "$nics" "$bound" "$vrings" "$state"
   UNDO=0
 }
@@ -769,13 +784,48 @@ for dev, v in sorted(json.loads(sys.argv[1]).items()):
   fi
 }
 
+# the vring size this start asked for, beside the pidfile (status compares it with VM_RING_SIZE)
+record_ring() {
+  [ -n "${VM_RING_SIZE:-}" ] || return 0
+  printf '%s\n' "$VM_RING_SIZE" >"$VM_RUN_DIR/ring"
+}
+running_ring() { if [ -s "$VM_RUN_DIR/ring" ]; then tr -dc '0-9' <"$VM_RUN_DIR/ring"; fi; }
+
+# The control kit for ring switches (see the header): the scripts and this VM's inputs, root only.
+save_kit() {
+  [ -n "${VM_RING_ARGVS:-}" ] || return 0
+  local kit="$VM_RUN_DIR/ctl" f
+  if [ -f "$kit/vm.sh" ] && [ "${BASH_SOURCE[0]}" -ef "$kit/vm.sh" ]; then return 0; fi
+  for f in "${VM_RING_SH:-}" "${VM_PIN_SH:-}" "$QMP_PY" "$QGA_PY"; do
+    if [ -z "$f" ] || [ ! -f "$f" ]; then die "the control kit needs VM_RING_SH, VM_PIN_SH, QMP_PY and QGA_PY (missing: '${f}')"; fi
+  done
+  rm -rf -- "$kit"
+  install -d -m 0700 -- "$kit"
+  install -m 0600 -- "${BASH_SOURCE[0]}" "$kit/vm.sh"
+  install -m 0600 -- "$VM_RING_SH" "$kit/vm-ring.sh"
+  install -m 0600 -- "$VM_PIN_SH" "$kit/pin-threads.sh"
+  install -m 0600 -- "$QMP_PY" "$kit/qmp.py"
+  install -m 0600 -- "$QGA_PY" "$kit/qga.py"
+  # the inputs as `declare -p` writes them (safe to source); the argv is chosen per size
+  {
+    declare -p VM_NAME VM_RUN_DIR VM_PIDFILE VM_QMP_SOCKET VM_QGA_SOCKET VM_CONSOLE_LOG \
+      VM_BASE_IMAGE VM_BASE_FORMAT VM_OVERLAY VM_BOOT_TIMEOUT VM_GUEST_NICS VM_GUEST_TESTPMD \
+      VM_GUEST_HUGEPAGES VM_KEEP_LOGS VM_RING_SIZE VM_RING_ARGVS VM_PIN_CPUS VM_PIN_OTHER_CPUS \
+      2>/dev/null || true
+    printf 'QMP_PY=%q\nQGA_PY=%q\nLAB_STATE_DIR=%q\nLAB_STEP_NAME=%q\n' "$kit/qmp.py" "$kit/qga.py" \
+      "${LAB_STATE_DIR:-}" "${LAB_STEP_NAME:-}"
+  } >"$kit/env"
+  chmod 0600 -- "$kit/env"
+}
+
 output_json() { # action pid already boot launch nics bound vrings testpmd
-  local bound_json
+  local bound_json ring
+  ring=$(running_ring || true)
   bound_json=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split()))' "$7")
   json_obj s action "$1" s vm "$VM_NAME" s state running j pid "$2" j alreadyRunning "$3" \
     j vcpuTids "$(vcpu_tids_json "$2")" j vcpuThreads "$(vcpu_threads_json "$2")" \
     j launchSeconds "$5" j bootSeconds "$4" j guestNics "$6" j guestNicsBoundToDpdk "$bound_json" \
-    j vringSizes "$8" s guestTestpmd "$9" \
+    j vringSizes "$8" s guestTestpmd "$9" j ring "${ring:-null}" \
     s qmpSocket "$VM_QMP_SOCKET" s qgaSocket "$VM_QGA_SOCKET" s consoleLog "$VM_CONSOLE_LOG"
 }
 
@@ -786,6 +836,13 @@ cmd_status() {
   local pid agent=false nics='[]' bound="" state=off vrings=null
   if ! pid=$(vm_pid); then
     json_obj s action status s vm "$VM_NAME" s state stopped j pid null
+    exit 3
+  fi
+  local ring
+  ring=$(running_ring || true)
+  if [ -n "${VM_RING_SIZE:-}" ] && [ -n "$ring" ] && [ "$ring" != "$VM_RING_SIZE" ]; then
+    say "runs with vring size $ring, deployed with $VM_RING_SIZE (a ring switch was not put back)"
+    json_obj s action status s vm "$VM_NAME" s state ring-drift j pid "$pid" j ring "$ring"
     exit 3
   fi
   if [ -n "$QGA_PY" ] && [ -f "$QGA_PY" ] && qga -t 5 ping >/dev/null 2>&1; then
@@ -804,7 +861,23 @@ cmd_status() {
   json_obj s action status s vm "$VM_NAME" s state running j pid "$pid" j agent "$agent" \
     j vcpuTids "$(vcpu_tids_json "$pid")" j vcpuThreads "$(vcpu_threads_json "$pid")" \
     j guestNics "$nics" j guestNicsBoundToDpdk "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split()))' "$bound")" \
-    j vringSizes "$vrings" s guestTestpmd "$state"
+    j vringSizes "$vrings" s guestTestpmd "$state" j ring "${ring:-null}"
+}
+
+# the step's drift probe, cheap (no QMP, no agent): exit 3 when QEMU is not running or runs with
+# another vring size than VM_RING_SIZE
+cmd_probe() {
+  local pid ring
+  if ! pid=$(vm_pid); then
+    say "QEMU is not running"
+    exit 3
+  fi
+  ring=$(running_ring || true)
+  if [ -n "${VM_RING_SIZE:-}" ] && [ -n "$ring" ] && [ "$ring" != "$VM_RING_SIZE" ]; then
+    say "runs with vring size $ring, deployed with $VM_RING_SIZE (a ring switch was not put back)"
+    exit 3
+  fi
+  json_obj s action probe s vm "$VM_NAME" j pid "$pid" j ring "${ring:-null}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -840,6 +913,10 @@ remove_vm_files() {
   done
   rm -f -- "$VM_PIDFILE"
   if [ "$1" != 1 ]; then rm -f -- "$VM_CONSOLE_LOG" "$LAUNCH_LOG"; fi
+  if [ "${VM_KEEP_CTL:-0}" != 1 ]; then
+    rm -f -- "$VM_RUN_DIR/ring"
+    if [ -d "$VM_RUN_DIR/ctl" ] && [ ! -L "$VM_RUN_DIR/ctl" ]; then rm -rf -- "$VM_RUN_DIR/ctl"; fi
+  fi
   rmdir -- "$VM_RUN_DIR" 2>/dev/null || true
 }
 
@@ -884,9 +961,9 @@ cmd_stop() {
 # ---------------------------------------------------------------------------------------------
 
 case "$CMD" in
-start | stop | status) ;;
+start | stop | status | probe) ;;
 *)
-  printf 'usage: vm.sh start|stop|status (inputs in VM_* environment variables, see the header)\n' >&2
+  printf 'usage: vm.sh start|stop|status|probe (inputs in VM_* environment variables, see the header)\n' >&2
   exit 2
   ;;
 esac

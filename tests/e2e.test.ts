@@ -29,23 +29,55 @@ const envVars = {
 };
 
 /** The local stacks the e2e runs: the vswitch kind and the TG host's name differ. */
-const STACKS: { stack: string; tgHost: string; vswitch: string; secondUp: boolean }[] = [
+interface E2eStack {
+  stack: string;
+  tgHost: string;
+  vswitch: string;
+  secondUp: boolean;
+  /** several vring sizes in the matrix: each must have cells, each cell its negotiated size proven */
+  vringSizes?: number[];
+}
+const STACKS: E2eStack[] = [
   { stack: "local", tgHost: "gen", vswitch: "testpmd", secondUp: true },
   { stack: "local-ovs", tgHost: "genovs", vswitch: "ovs-dpdk", secondUp: false },
+  // the second up shows the VMs are back at the deployed size, owned by their steps (drift probe)
+  { stack: "local-vring", tgHost: "genvring", vswitch: "testpmd", secondUp: true, vringSizes: [1024, 256] },
 ];
 const wanted = (process.env["VPL_E2E_STACKS"] ?? STACKS.map((s) => s.stack).join(",")).split(",");
 
-for (const { stack: stackName, tgHost, vswitch, secondUp } of STACKS.filter((s) =>
-  wanted.includes(s.stack),
-)) {
+for (const s of STACKS.filter((s) => wanted.includes(s.stack))) {
   test(
-    `e2e ${stackName} (${vswitch}): up, outputs, ${secondUp ? "idempotent up, " : ""}destroy leaves the machine clean`,
+    `e2e ${s.stack} (${s.vswitch}${s.vringSizes ? `, vring ${s.vringSizes.join("+")}` : ""}): up, outputs, ${s.secondUp ? "idempotent up, " : ""}destroy leaves the machine clean`,
     { skip: !enabled && "set VPL_E2E=1 to run the local lab end to end (needs root, ~10-20 min)" },
-    () => e2e(stackName, tgHost, secondUp),
+    () => e2e(s),
   );
 }
 
-async function e2e(stackName: string, tgHost: string, secondUp: boolean): Promise<void> {
+/** Several vring sizes: cells of every size, each with the runner's proof of what was negotiated. */
+function checkVrings(
+  sizes: number[],
+  results: {
+    name?: string;
+    vringSize: number;
+    vring?: { asked: number; ok: boolean; problems: string[]; negotiated: unknown };
+  }[],
+): void {
+  for (const size of sizes)
+    assert.ok(
+      results.some((c) => c.vringSize === size),
+      `no cell with vring size ${size}`,
+    );
+  for (const c of results) {
+    assert.ok(c.vring, `${c.name}: no vring proof`);
+    assert.equal(c.vring.asked, c.vringSize, `${c.name}: proof for another size`);
+    assert.ok(c.vring.ok, `${c.name}: ${c.vring.problems.join("; ")}`);
+    const rx = JSON.stringify(c.vring.negotiated).match(/"rx":(\d+)/g) ?? [];
+    assert.ok(rx.length >= 2, `${c.name}: no device in the proof`);
+    for (const r of rx) assert.equal(r, `"rx":${c.vringSize}`, `${c.name}: negotiated ${r}`);
+  }
+}
+
+async function e2e({ stack: stackName, tgHost, secondUp, vringSizes }: E2eStack): Promise<void> {
   {
     const stack = await LocalWorkspace.selectStack(
       { stackName, workDir: repoRoot() },
@@ -132,6 +164,9 @@ async function e2e(stackName: string, tgHost: string, secondUp: boolean): Promis
       assert.equal(fs.readFileSync("/proc/sys/vm/swappiness", "utf8").trim(), "0");
       assert.equal(tuning.find((t) => t.tuning === "irqbalance")?.cpus, "0");
       const results = outputs["results"]?.value as {
+        name?: string;
+        vringSize: number;
+        vring?: { asked: number; ok: boolean; problems: string[]; negotiated: unknown };
         policy: string;
         directions: number;
         mrr?: {
@@ -155,6 +190,8 @@ async function e2e(stackName: string, tgHost: string, secondUp: boolean): Promis
           );
         }
       }
+
+      if (vringSizes) checkVrings(vringSizes, results);
 
       if (secondUp) {
         t0 = Date.now();

@@ -9,8 +9,13 @@ export interface VhostUserVmArgs {
   vms: Vms;
   /** 0-based VM number on this DUT */
   index: number;
-  /** virtio queue size of the vhost-user NICs (the matrix's vring size) */
+  /** virtio queue size of the vhost-user NICs as deployed (the matrix's first vring size) */
   vringSize: number;
+  /**
+   * every vring size of the matrix: with more than one, the VM leaves a control kit with the argv
+   * of each (<runDir>/ctl/vm-ring.sh) with which the benchmark switches it between cells
+   */
+  vringSizes?: number[];
   qemuBinary: pulumi.Input<string>;
   accel: pulumi.Input<"kvm" | "tcg">;
   baseImage: pulumi.Input<string>;
@@ -44,6 +49,8 @@ export class VhostUserVm extends pulumi.ComponentResource {
   readonly pidfile: string;
   readonly ready: pulumi.Resource;
   readonly token: pulumi.Output<string>;
+  /** the kit's ring switch on the DUT (several vring sizes), for the benchmark plan */
+  readonly ringControl: string | undefined;
 
   constructor(name: string, args: VhostUserVmArgs, opts?: pulumi.ComponentResourceOptions) {
     super("vhost-perf-lab:vm:VhostUserVm", name, {}, opts);
@@ -59,10 +66,14 @@ export class VhostUserVm extends pulumi.ComponentResource {
         "vhost-perf-lab:vms.workload.kind l3fwd is not started by the VM launcher yet; fix: use kind testpmd",
       );
     }
+    const vcpuCpus = args.host.cpus.vms[i] ?? [];
+    // the kit is always left (one size too): the runner proves each cell's negotiated size with it
+    const sizes = [...new Set([args.vringSize, ...(args.vringSizes ?? [])])];
+    this.ringControl = `${runDir}/ctl/vm-ring.sh`;
     const env = pulumi
       .all([args.qemuBinary, args.accel, args.baseImage, args.hugepagesMount])
       .apply(([qemuBinary, accel, baseImage, mount]) => {
-        const spec: VmSpec = {
+        const specFor = (queueSize: number): VmSpec => ({
           name: this.name,
           index: i + 1,
           qemuBinary,
@@ -75,21 +86,31 @@ export class VhostUserVm extends pulumi.ComponentResource {
           mgmt: { sshHostPort: args.vms.sshPortBase + i + 1 },
           vhostUser: sockets.map((socketPath) => ({
             socketPath,
-            queueSize: args.vringSize,
+            queueSize,
             queues: args.vms.queues,
             msix: args.vms.msix,
           })),
           runDir,
-        };
-        const e = vmScriptEnv(spec, {
+        });
+        const scriptOpts = {
           baseImage,
           qgaPy: "",
           qmpPy: "",
           guestTestpmd: workload.forwardMode,
           guestHugepages: args.vms.guestHugepages.size === "2M" ? args.vms.guestHugepages.count : 0,
-        });
+        };
+        const e = vmScriptEnv(specFor(args.vringSize), scriptOpts);
         delete e["QGA_PY"];
         delete e["QMP_PY"];
+        e["VM_RING_SIZE"] = String(args.vringSize);
+        // every size's argv from the same spec: the kit restarts the VM with one of them
+        e["VM_RING_ARGVS"] = sizes
+          .map((size) => `${size}:${vmScriptEnv(specFor(size), scriptOpts)["VM_ARGV_B64"]}`)
+          .join(" ");
+        if (vcpuCpus.length > 0) {
+          e["VM_PIN_CPUS"] = formatCpuList(vcpuCpus);
+          e["VM_PIN_OTHER_CPUS"] = formatCpuList(args.host.cpus.housekeeping);
+        }
         return e;
       });
     const vm = hostScript(
@@ -98,18 +119,28 @@ export class VhostUserVm extends pulumi.ComponentResource {
         connection: args.connection,
         up: { script: "vm.sh", args: ["start"] },
         down: { script: "vm.sh", args: ["stop"] },
-        files: ["scripts/qmp.py", "scripts/guest-image/qga.py"],
-        fileEnv: { QMP_PY: "scripts/qmp.py", QGA_PY: "scripts/guest-image/qga.py" },
+        files: [
+          "scripts/qmp.py",
+          "scripts/guest-image/qga.py",
+          "scripts/vm-ring.sh",
+          "scripts/pin-threads.sh",
+        ],
+        fileEnv: {
+          QMP_PY: "scripts/qmp.py",
+          QGA_PY: "scripts/guest-image/qga.py",
+          VM_RING_SH: "scripts/vm-ring.sh",
+          VM_PIN_SH: "scripts/pin-threads.sh",
+        },
         environment: env,
         after: args.after,
-        // the pid vm.sh reported: a QEMU that died (or a reboot) is gone
-        probe: { kind: "boot" },
+        // the pid vm.sh reported (a QEMU that died, or a reboot, is gone), and the vring size it
+        // runs with: a benchmark's ring switch that was not put back makes the next up restart it
+        probe: { kind: "boot", status: { script: "vm.sh", args: ["probe"] } },
       },
       { parent: this, dependsOn: args.dependsOn, customTimeouts: { create: "30m", update: "30m" } },
     );
     this.status = lastJson<VmStatus>(vm.stdout);
     this.token = stepToken(vm);
-    const vcpuCpus = args.host.cpus.vms[i] ?? [];
     let ready: pulumi.Resource = vm;
     if (vcpuCpus.length > 0) {
       ready = hostScript(

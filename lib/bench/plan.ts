@@ -67,6 +67,22 @@ export interface DutSpec {
   vswitchCounters?: VswitchCounterSource;
   /** CPUs kept for the control path; an RR thread allowed there is reported. */
   housekeepingCpus: number[];
+  /**
+   * Several vring sizes in one matrix (issue 14): the VMs run `deployed` as the stack brought them
+   * up; for a cell of another size the runner restarts every VM at that size with its control kit
+   * (scripts/vm-ring.sh, one path per VM, under the stack's run dir) and puts `deployed` back at
+   * the end. Absent: every cell must have one vring size, and the runner never restarts a VM.
+   */
+  vmRing?: VmRingSpec;
+}
+
+export interface VmRingSpec {
+  /** the vring size the VMs were deployed with */
+  deployed: number;
+  /** per VM: its kit's vm-ring.sh on the DUT (<runDir>/vm<i>/ctl/vm-ring.sh) */
+  controls: string[];
+  /** the VMs' QEMU pids as deployed (the datapath's identity; dut.vms then name pidfiles) */
+  deployedPids?: number[];
 }
 
 export interface TrafgenSpec {
@@ -455,6 +471,28 @@ function parseSelector(
 
 const ABS_PATH = /^\/[A-Za-z0-9_./-]{1,200}$/;
 
+function parseVmRing(c: Checker, value: unknown, path: string, stack: string): VmRingSpec {
+  const o = c.obj(value, path) ?? {};
+  const deployed = vring(c, o.deployed, `${path}.deployed`);
+  const root = STACK_RE.test(stack) ? `${RUN_ROOT}/${stack}/` : `${RUN_ROOT}/`;
+  const controls = c.arr(o.controls ?? [], `${path}.controls`).map((v, i) => {
+    const p = typeof v === "string" ? v : "";
+    if (!ABS_PATH.test(p) || p.includes("..") || !p.startsWith(root) || !p.endsWith("/ctl/vm-ring.sh"))
+      c.fail(`${path}.controls[${i}]`, `must be a VM's ${root}<vm>/ctl/vm-ring.sh`);
+    return p;
+  });
+  const spec: VmRingSpec = { deployed, controls };
+  if (o.deployedPids !== undefined)
+    spec.deployedPids = c
+      .arr(o.deployedPids, `${path}.deployedPids`)
+      .map((v, i) =>
+        Number.isInteger(v) && (v as number) > 0
+          ? (v as number)
+          : (c.fail(`${path}.deployedPids[${i}]`, "must be a pid"), 0),
+      );
+  return spec;
+}
+
 function parseCounterSource(c: Checker, value: unknown, path: string): VswitchCounterSource | undefined {
   if (value === undefined) return undefined;
   const o = c.obj(value, path) ?? {};
@@ -654,12 +692,21 @@ export function parsePlan(value: unknown): BenchPlan {
   else if (dut.vswitchTelemetryPrefix !== undefined)
     dut.vswitchCounters = { kind: "dpdk-telemetry", prefix: dut.vswitchTelemetryPrefix };
   knownHost(dut.host, "dut.host");
+  if (dutObj.vmRing !== undefined) dut.vmRing = parseVmRing(c, dutObj.vmRing, "dut.vmRing", stack);
 
   const tg = parseTg(c, root.tg, "tg");
   knownHost(tg.host, "tg.host");
 
   const cells = parseCells(c, root);
   if (cells.length === 0 && c.problems.length === 0) c.fail("cells", "the plan has no cells");
+  const rings = [...new Set(cells.map((cell) => cell.vringSize))];
+  if (rings.length > 1 && dut.vmRing === undefined)
+    c.fail(
+      "dut.vmRing",
+      `the cells have several vring sizes (${rings.join(", ")}) but the plan has no dut.vmRing to switch the VMs between them`,
+    );
+  if (dut.vmRing && dut.vmRing.controls.length !== dut.vms.length)
+    c.fail("dut.vmRing.controls", `one control per VM (dut.vms has ${dut.vms.length})`);
 
   const mrrObj = c.optObj(root.mrr, "mrr");
   const mrr: MrrParams = {

@@ -2,6 +2,7 @@
  * The runner's output document: one JSON object on stdout. Pure shaping of lib/measure results into
  * the figures CSIT reports (pps and L1 bps, aggregate over directions), plus sanity checks.
  */
+import type { CellVringProof } from "./vmRing";
 import type { LatencyLevelReport } from "./tg/session";
 import type { MrrResult } from "../measure/mrr";
 import type { GoalResult, SearchResult } from "../measure/mlrsearch";
@@ -129,6 +130,8 @@ export interface CellReport {
   ndrpdr?: NdrPdrReport;
   /** latency after NDR/PDR (TRex): per level (PDR10/50/90) and direction */
   latency?: LatencyLevelReport[];
+  /** the vring size asked and what every VM negotiated, read before the cell (lib/bench/vmRing.ts) */
+  vring?: CellVringProof;
   warnings: string[];
   error?: string;
   skipped?: boolean;

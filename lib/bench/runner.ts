@@ -10,6 +10,7 @@
  * host before any change, with scripts/sched-restore.sh, so it is the same code a destroy runs
  * after a runner was killed.
  */
+import { orderByVring, VmRingController, type CellVringProof } from "./vmRing";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { measureMrr } from "../measure/mrr";
@@ -213,6 +214,7 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
   const created = new Map<string, { exec: RemoteExec; dirs: string[] }>();
   let generator: TgSession | undefined;
   let sched: SchedController | undefined;
+  let ring: VmRingController | undefined;
   try {
     const dut = await abortable(deps.hosts.get(plan.dut.host), signal);
     const tgExec = await abortable(deps.hosts.get(tgSpec.host), signal);
@@ -228,9 +230,10 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
       signal,
     );
     report.tg = { kind: generator.kind, directions: generator.directions, note: generator.note };
-    report.notes.push(
-      "the negotiated vring size is not verified by the runner: it is whatever the VM launcher configured (rx/tx_queue_size)",
-    );
+    if (!plan.dut.vmRing)
+      report.notes.push(
+        "the negotiated vring size is not verified per cell (no VM control kit in the plan): it is what the VM launcher checked at deploy",
+      );
     sched = new SchedController(dut, plan.dut, plan.sched, {
       runDir: paths.runDir,
       restoreScript,
@@ -251,9 +254,18 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
       `TG calibration: asked ${calibration.report.askedPps} pps, achieved ${calibration.report.achievedPps} pps per direction${calibration.report.capped ? `: max load capped to ${calibration.report.capPps} pps` : ""}`,
     );
     const runPlan = calibration.plan;
-    for (const [index, cell] of runPlan.cells.entries()) {
+    ring = plan.dut.vmRing ? new VmRingController(dut, plan.dut.vmRing, log) : undefined;
+    // one restart per vring size: the cells grouped by size, the deployed size first
+    const cells = ring ? orderByVring(runPlan.cells, ring.running) : runPlan.cells;
+    for (const [index, cell] of cells.entries()) {
       if (signal?.aborted) throw new AbortedError(abortReason(signal));
+      let vring: CellVringProof | undefined;
+      if (ring) {
+        const restartS = await abortable(ring.ensure(cell.vringSize), signal);
+        vring = await abortable(ring.prove(cell.vringSize, restartS), signal);
+      }
       const { cell: cellReport, fatal } = await runCell(runPlan, cell, index, {
+        vring,
         dut,
         generator,
         observed,
@@ -298,6 +310,27 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
   const finishing = Date.now();
   await Promise.all([closing, stopping]);
   if (signal?.aborted) log(`after the interrupt: hosts put back in ${Date.now() - finishing} ms`);
+  // The VMs back at their deployed vring size: a boot each, so not within an interrupt's grace;
+  // then the VM steps' drift probe makes the next `pulumi up` restart them at that size.
+  if (ring && ring.running !== plan.dut.vmRing?.deployed) {
+    if (signal?.aborted) {
+      const note = `VMs left at vring size ${ring.running} by the interrupt: the next pulumi up restarts them at ${plan.dut.vmRing?.deployed}`;
+      log(`WARNING ${note}`);
+      report.notes.push(note);
+    } else {
+      try {
+        const note = await ring.restore();
+        if (note) {
+          log(note);
+          report.notes.push(note);
+        }
+      } catch (e) {
+        addFatal(
+          `the VMs could not be put back at vring size ${plan.dut.vmRing?.deployed}: ${(e as Error).message} (the next pulumi up restarts them)`,
+        );
+      }
+    }
+  }
   for (const { exec, dirs } of created.values()) {
     try {
       await removeCreatedDirs(exec, dirs);
@@ -309,6 +342,8 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
 }
 
 interface CellContext {
+  /** the runner's proof of the vring size the VMs negotiated, read before the cell */
+  vring: CellVringProof | undefined;
   dut: RemoteExec;
   generator: TgSession;
   observed: ObservedGenerator;
@@ -341,6 +376,12 @@ async function runCell(
   };
   const { log } = ctx;
   log(`cell ${index + 1}/${plan.cells.length} ${name} (${cell.tests.join(", ")})`);
+  if (ctx.vring) {
+    out.vring = ctx.vring;
+    log(
+      `${name}: vring asked ${ctx.vring.asked}, negotiated ${ctx.vring.ok ? "the same on every device" : ctx.vring.problems.join("; ")}`,
+    );
+  }
   const tgNotes = new Map<string, number>();
   const noteTrial = (): void => {
     for (const note of ctx.generator.trialNotes()) tgNotes.set(note, 1 + (tgNotes.get(note) ?? 0));
@@ -354,6 +395,9 @@ async function runCell(
     // scheduler and the generator refuse anything further), and the finally below reverts.
     await abortable(
       (async (): Promise<void> => {
+        // 0. The VMs run the vring size this cell is about (else its figures would be another's).
+        if (ctx.vring && !ctx.vring.ok)
+          throw new Error(`vring size not as asked: ${ctx.vring.problems.join("; ")}`);
         // 1. Can this TG carry the frame at all? Then: does anything come back?
         await ctx.generator.checkFrame(cell.frame);
         if (ctx.probe) {

@@ -34,6 +34,11 @@ export interface DeployedDut {
   vswitchBench: { workerThreadPattern: string; counters: VswitchCounterSource };
   vmPids: number[];
   /**
+   * Every VM's control kit (vm-ring.sh) and pidfile: the runner proves each cell's negotiated vring
+   * size with it and switches sizes between cells (a restart: the VMs' threads are found by pidfile)
+   */
+  vmRing?: { controls: string[]; pidFiles: string[] };
+  /**
    * The local TG (trafgen): its ports, the namespace they are in ("" when the TG host's own
    * session is already there) and, for a TG host of its own (the 2-node local lab), its name and
    * SSH endpoint; without them trafgen runs over the DUT's connection. directions: 2 sends both
@@ -128,7 +133,21 @@ export function benchPlan(lab: Lab, d: DeployedDut): BenchPlan {
     dut: {
       host: d.host.name,
       vswitch: { label: "vswitch", pid: d.vswitchPid, namePattern: d.vswitchBench.workerThreadPattern },
-      vms: d.vmPids.map((pid, i) => ({ label: `vm${i + 1}`, pid, namePattern: PLAN_DEFAULTS.vcpuPattern })),
+      // with the kit a VM may be restarted between cells: its threads are found by its pidfile
+      vms: d.vmPids.map((pid, i) => ({
+        label: `vm${i + 1}`,
+        ...(d.vmRing ? { pidFile: d.vmRing.pidFiles[i]! } : { pid }),
+        namePattern: PLAN_DEFAULTS.vcpuPattern,
+      })),
+      ...(d.vmRing
+        ? {
+            vmRing: {
+              deployed: m.vringSizes[0]!,
+              controls: [...d.vmRing.controls],
+              deployedPids: [...d.vmPids],
+            },
+          }
+        : {}),
       // testpmd's prefix also under its old name: plans stay readable by an older runner
       ...(d.vswitchBench.counters.kind === "dpdk-telemetry"
         ? { vswitchTelemetryPrefix: d.vswitchBench.counters.prefix }

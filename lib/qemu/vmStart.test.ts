@@ -23,6 +23,7 @@ import { dirname, join } from "node:path";
 import { has, isRoot, PATH, scriptPath, TempDirs } from "../../tests/support/host";
 import { vmScriptEnv } from "./script";
 import { localVm } from "./testSpec";
+import type { VmSpec } from "./types";
 
 const VM_SH = scriptPath("vm.sh");
 const canRun =
@@ -48,6 +49,8 @@ if cfg.get("launchFail"):
 pidfile = values("-pidfile")[0]
 chardevs = {props(c)["id"]: props(c) for c in values("-chardev")}
 nics = [props(d)["id"] for d in values("-device") if d.startswith("virtio-net-pci")]
+# the queue size the argv asks for (the vring a real vhost-user device negotiates)
+ring = int(next((props(d).get("rx_queue_size", 1024) for d in values("-device") if d.startswith("virtio-net-pci")), 1024))
 r, w = os.pipe()
 if os.fork() > 0:
     os.close(w)
@@ -116,11 +119,11 @@ def qmp(c, req):
     elif ex == "x-query-virtio-status":
         r = {"name": "virtio-net", "num-vqs": 2, "vhost-started": cfg.get("vhostStarted", True)}
     elif ex == "x-query-virtio-vhost-queue-status":
-        r = {"num": cfg.get("vring", 1024)}
+        r = {"num": cfg.get("vring", ring)}
     elif ex == "x-query-virtio-queue-status":
-        r = {"vring-num": cfg.get("vring", 1024)}
+        r = {"vring-num": cfg.get("vring", ring)}
     elif ex == "qom-get":
-        r = 1024
+        r = ring
     elif ex == "qmp_capabilities":
         r = {}
     else:
@@ -158,6 +161,8 @@ interface Lab {
   dir: string;
   run: string;
   env: Record<string, string>;
+  /** VM_RING_ARGVS for vring sizes 1024 and 256 */
+  ringArgvs: string;
 }
 
 const tmp = new TempDirs();
@@ -182,19 +187,26 @@ function lab(fake: Record<string, unknown>, over: Record<string, string> = {}): 
     diskImage: join(run, "vm1-overlay.qcow2"),
     vhostUser: [{ socketPath: join(dir, "vhu-1.sock") }, { socketPath: join(dir, "vhu-2.sock") }],
   });
+  const opts = {
+    baseImage: join(dir, "base.qcow2"),
+    qgaPy: scriptPath("guest-image", "qga.py"),
+    qmpPy: scriptPath("qmp.py"),
+    bootTimeoutS: 20,
+  };
+  const withRing = (size: number): VmSpec => ({
+    ...spec,
+    vhostUser: spec.vhostUser.map((n) => ({ ...n, queueSize: size })),
+  });
   const env = {
-    ...vmScriptEnv(spec, {
-      baseImage: join(dir, "base.qcow2"),
-      qgaPy: scriptPath("guest-image", "qga.py"),
-      qmpPy: scriptPath("qmp.py"),
-      bootTimeoutS: 20,
-    }),
+    ...vmScriptEnv(spec, opts),
     VM_NIC_TIMEOUT: "2",
     VM_VRING_TIMEOUT: "0",
     FAKE_QEMU: JSON.stringify(fake),
     ...over,
   };
-  return { dir, run, env };
+  // the argv of every vring size (the ring switch test adds them)
+  const ringArgvs = [1024, 256].map((n) => `${n}:${vmScriptEnv(withRing(n), opts)["VM_ARGV_B64"]}`).join(" ");
+  return { dir, run, env, ringArgvs };
 }
 
 interface Result {
@@ -410,3 +422,87 @@ test("vm.sh start on the leftovers of a killed VM starts fresh; status 0/3; over
   assert.deepEqual(procsWith(l.dir), []);
   assert.equal(existsSync(l.run), false);
 });
+
+test(
+  "vm-ring.sh: the kit switches the VM to another vring size and back; the probe sees a switch left behind; stop removes the kit",
+  { skip },
+  () => {
+    const state = join(tmp.make("vpl-h5-state-"), "steps");
+    mkdirSync(state);
+    const l = lab(
+      {},
+      {
+        VM_RING_SIZE: "1024",
+        VM_RING_SH: scriptPath("vm-ring.sh"),
+        VM_PIN_SH: scriptPath("pin-threads.sh"),
+        LAB_STATE_DIR: dirname(state),
+        LAB_STEP_NAME: "local-vm1-qemu",
+      },
+    );
+    l.env.VM_RING_ARGVS = l.ringArgvs;
+    const start = vm("start", l.env);
+    assert.equal(start.status, 0, start.stderr);
+    const first = JSON.parse(start.stdout) as { pid: number; ring: number };
+    assert.equal(first.ring, 1024);
+    // the VM step's record as scripts/lib/step.sh writes it
+    const rec = join(state, "local-vm1-qemu");
+    writeFileSync(rec, `boot=b\npid=${first.pid}\nstart=1\n`);
+    const kit = join(l.run, "ctl");
+    for (const f of ["vm.sh", "vm-ring.sh", "qmp.py", "qga.py", "pin-threads.sh", "env"])
+      assert.ok(existsSync(join(kit, f)), `kit lacks ${f}`);
+    assert.equal(statSync(kit).mode & 0o777, 0o700, "the kit is root's only");
+    assert.equal(vm("probe", l.env).status, 0);
+
+    const ring = (args: string[]): Result => {
+      const r = spawnSync("bash", [join(kit, "vm-ring.sh"), ...args], {
+        env: { PATH, FAKE_QEMU: l.env.FAKE_QEMU! },
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const rx = (out: string): number[] =>
+      Object.values((JSON.parse(out) as { vringSizes: Record<string, { rx: number }> }).vringSizes).map(
+        (d) => d.rx,
+      );
+    assert.deepEqual(rx(ring(["show"]).stdout), [1024, 1024]);
+
+    const to256 = ring(["set", "256"]);
+    assert.equal(to256.status, 0, to256.stderr);
+    const second = JSON.parse(to256.stdout) as { pid: number; ring: number };
+    assert.equal(second.ring, 256);
+    assert.notEqual(second.pid, first.pid, "a new QEMU: the queue size is fixed at device creation");
+    assert.deepEqual(rx(ring(["show"]).stdout), [256, 256], "what the devices negotiated");
+    assert.match(
+      readFileSync(rec, "utf8"),
+      new RegExp(`^pid=${second.pid}$`, "m"),
+      "the step record follows",
+    );
+    // left at 256: the deployed VM step's probe reports it gone (the next up restarts it)
+    const drift = vm("probe", l.env);
+    assert.equal(drift.status, 3);
+    assert.match(drift.stderr, /runs with vring size 256, deployed with 1024/);
+    // a size outside the matrix is refused, the VM untouched
+    const bad = ring(["set", "512"]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /vring size 512 is not one of this VM's \(1024 256\)/);
+    assert.deepEqual(rx(ring(["show"]).stdout), [256, 256]);
+
+    const back = ring(["set", "1024"]);
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(vm("probe", l.env).status, 0);
+    const same = ring(["set", "1024"]);
+    assert.equal(same.status, 0, same.stderr);
+    assert.match(same.stderr, /already runs with vring size 1024/);
+    assert.equal(
+      (JSON.parse(same.stdout) as { pid: number }).pid,
+      (JSON.parse(back.stdout) as { pid: number }).pid,
+    );
+
+    const stop = vm("stop", l.env);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.equal(existsSync(kit), false, "stop removes the kit");
+    assert.equal(existsSync(l.run), false);
+    assert.deepEqual(procsWith(l.dir), []);
+  },
+);

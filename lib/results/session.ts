@@ -63,7 +63,9 @@ export async function readHostSetup(
 /** The running datapath's identity: the DUT's boot and the vswitch and VM processes of the plan. */
 export function datapathId(plan: BenchPlan, bootId: string | null): string {
   const proc = (s: { pid?: number; pidFile?: string }): string => String(s.pid ?? s.pidFile ?? "?");
-  return [bootId ?? "?", proc(plan.dut.vswitch), ...plan.dut.vms.map(proc)].join("/");
+  // VMs found by pidfile (a vring switch restarts them): their pids as deployed name them
+  const vms = plan.dut.vmRing?.deployedPids?.map(String) ?? plan.dut.vms.map(proc);
+  return [bootId ?? "?", proc(plan.dut.vswitch), ...vms].join("/");
 }
 
 /** Which cells to measure and which to take from the store (pure). */

@@ -54,19 +54,22 @@ export function orderCheck(cell: CellReport, tolerance = ORDER_TOLERANCE): Check
 
 export function ringCheck(cell: CellReport, setup: SetupFacts): Check {
   const name = "ring size as asked";
-  const found = ringSizesIn(setup.vringSizes);
+  // the runner's proof for this very cell (several sizes per matrix), else the launcher's at deploy
+  const own = cell.vring?.negotiated;
+  const found = ringSizesIn(own ?? setup.vringSizes);
   if (found.length === 0) return { name, verdict: "n/a", detail: "no negotiated ring size was reported" };
+  const where = own ? " (read for this cell)" : " (read at deploy)";
   const wrong = found.filter((n) => n !== cell.vringSize);
   return wrong.length === 0
     ? {
         name,
         verdict: "pass",
-        detail: `asked ${cell.vringSize}, negotiated ${[...new Set(found)].join("/")}`,
+        detail: `asked ${cell.vringSize}, negotiated ${[...new Set(found)].join("/")}${where}`,
       }
     : {
         name,
         verdict: "fail",
-        detail: `asked ${cell.vringSize}, negotiated ${[...new Set(found)].join("/")}`,
+        detail: `asked ${cell.vringSize}, negotiated ${[...new Set(found)].join("/")}${where}`,
       };
 }
 
