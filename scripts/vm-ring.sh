@@ -8,8 +8,8 @@
 # Runs from the control kit vm.sh leaves in <VM_RUN_DIR>/ctl when it is given VM_RING_ARGVS:
 #   bash <VM_RUN_DIR>/ctl/vm-ring.sh set <size>   restart at <size> unless it already runs so;
 #                                                 stdout: vm.sh start's JSON line (with "ring")
-#   bash <VM_RUN_DIR>/ctl/vm-ring.sh show         vm.sh status of the VM as it runs now (its
-#                                                 negotiated vring sizes over QMP, and "ring")
+#   bash <VM_RUN_DIR>/ctl/vm-ring.sh show         what the VM's virtio devices negotiated, as
+#                                                 it runs now (vm.sh vrings: QMP only, and "ring")
 # The deployed size is VM_RING_SIZE in the kit; `vm.sh status` (the step's drift probe) reports
 # a VM left at another size as gone, so the next `pulumi up` starts it again at the deployed size.
 # Exit codes: 0 done; 1 failed (a failed start is undone by vm.sh: the VM is then stopped); 2 usage.
@@ -75,8 +75,7 @@ move_step_record() {
 }
 
 if [ "$cmd" = show ]; then
-  # the VM as it runs: no drift verdict here (VM_RING_SIZE unset), only what it negotiated
-  exec env -u VM_RING_SIZE bash "$kit/vm.sh" status
+  exec bash "$kit/vm.sh" vrings
 fi
 
 size=$2

@@ -18,6 +18,7 @@
 #                 was not put back: the next up starts it again at the deployed size)
 #   vm.sh probe   the step's drift probe, cheap: exit 3 when QEMU is gone or runs with another
 #                 vring size than VM_RING_SIZE
+#   vm.sh vrings  the negotiated vring sizes over QMP (no agent): the benchmark's per-cell proof
 #   vm.sh stop    guest testpmd off (best effort), QMP quit (SIGTERM, then SIGKILL, for the
 #                 pidfile's qemu-system-* process only), remove overlay, sockets, pidfile, logs
 # All three are idempotent. stdout: ONE JSON line. Progress and errors: stderr ("[vm <name> 12s] ...").
@@ -880,6 +881,19 @@ cmd_probe() {
   json_obj s action probe s vm "$VM_NAME" j pid "$pid" j ring "${ring:-null}"
 }
 
+# what the virtio devices negotiated, over QMP only (the benchmark asks before every cell)
+cmd_vrings() {
+  local pid ring
+  if ! pid=$(vm_pid); then
+    json_obj s action vrings s vm "$VM_NAME" s state stopped j pid null
+    exit 3
+  fi
+  ring=$(running_ring || true)
+  query_vrings 2>/dev/null
+  json_obj s action vrings s vm "$VM_NAME" s state running j pid "$pid" j ring "${ring:-null}" \
+    j vringSizes "$VRINGS_JSON"
+}
+
 # ---------------------------------------------------------------------------------------------
 # stop
 
@@ -961,9 +975,9 @@ cmd_stop() {
 # ---------------------------------------------------------------------------------------------
 
 case "$CMD" in
-start | stop | status | probe) ;;
+start | stop | status | probe | vrings) ;;
 *)
-  printf 'usage: vm.sh start|stop|status|probe (inputs in VM_* environment variables, see the header)\n' >&2
+  printf 'usage: vm.sh start|stop|status|probe|vrings (inputs in VM_* environment variables, see the header)\n' >&2
   exit 2
   ;;
 esac
