@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { repoRoot } from "./support/repo";
+import { passCache } from "./support/passCache";
 
 const enabled = process.env["VPL_E2E"] === "1";
 const cache = path.join(os.homedir(), ".cache", "vhost-perf-lab", "vmdut");
@@ -30,11 +31,27 @@ function sh(script: string, args: string[], env: Record<string, string> = {}): s
 const lastLine = (s: string): Record<string, unknown> =>
   JSON.parse(s.trim().split("\n").pop() ?? "{}") as Record<string, unknown>;
 const words = (s: string): string => s.trim().split(/\s+/).join(" ");
+// what the test runs: a change to any of these runs it again (tests/support/passCache.ts)
+const cached = passCache("kernel-vm", [
+  "tests/kernel-vm.test.ts",
+  "tests/fixtures/kernel-stack",
+  "tests/support",
+  "components/dut/KernelCmdline.ts",
+  "components/shared",
+  "lib/plan/kernelArgs.ts",
+  "lib/lab",
+  "scripts/dut-kernel-args.sh",
+  "scripts/kernel-reboot.sh",
+  "scripts/vmdut.sh",
+  "scripts/guest-image",
+  "scripts/lib",
+  "package-lock.json",
+]);
 
 test(
   "kernel-vm: a GRUB VM as DUT gets the kernel arguments (reboot, verify) and loses them on destroy",
   {
-    skip: !enabled && "set VPL_E2E=1 to boot the GRUB VM (needs root, ~5-10 min under TCG)",
+    skip: !enabled ? "set VPL_E2E=1 to boot the GRUB VM (needs root, ~5-10 min under TCG)" : cached.skip,
     timeout: 40 * 60_000,
   },
   async (t) => {
@@ -145,6 +162,7 @@ test(
         assert.equal(words(after), words(before), "the command line is back after destroy");
         const state = await stack.exportStack();
         assert.equal((state.deployment as { resources?: unknown[] }).resources?.length ?? 0, 0);
+        cached.record();
       } finally {
         await stack.destroy().catch(() => undefined);
         await stack.workspace.removeStack("vmdut", { force: true }).catch(() => undefined);
