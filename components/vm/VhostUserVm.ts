@@ -11,6 +11,8 @@ export interface VhostUserVmArgs {
   index: number;
   /** virtio queue size of the vhost-user NICs (the matrix's vring size) */
   vringSize: number;
+  /** the largest frame (bytes incl. FCS) the guest's testpmd must forward (lib/lab/frames.ts) */
+  maxFrame: number;
   qemuBinary: pulumi.Input<string>;
   accel: pulumi.Input<"kvm" | "tcg">;
   baseImage: pulumi.Input<string>;
@@ -86,6 +88,7 @@ export class VhostUserVm extends pulumi.ComponentResource {
           qgaPy: "",
           qmpPy: "",
           guestTestpmd: workload.forwardMode,
+          guestMaxFrame: args.maxFrame,
           guestHugepages: args.vms.guestHugepages.size === "2M" ? args.vms.guestHugepages.count : 0,
         });
         delete e["QGA_PY"];

@@ -15,7 +15,7 @@ import { dirname, join, resolve } from "node:path";
 import { measureMrr } from "../measure/mrr";
 import { makeSearchConfig, NDR_GOAL, PDR_GOAL, runMlrSearch, type SearchGoal } from "../measure/mlrsearch";
 import type { TrafficGenerator, TrialCounts, TrialRequest } from "../measure/trafficGenerator";
-import { formatPps, type FrameSize } from "../measure/units";
+import { formatPps, frameLabel, type FrameSize } from "../measure/units";
 import { AbortedError, abortable, abortReason } from "./abort";
 import { calibrateTg } from "./calibrate";
 import {
@@ -250,9 +250,27 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
     log(
       `TG calibration: asked ${calibration.report.askedPps} pps, achieved ${calibration.report.achievedPps} pps per direction${calibration.report.capped ? `: max load capped to ${calibration.report.capPps} pps` : ""}`,
     );
-    const runPlan = calibration.plan;
-    for (const [index, cell] of runPlan.cells.entries()) {
+    // per frame size: the plan capped to what the TG achieved with that frame
+    const planFor = new Map<string, BenchPlan>([[calibration.report.frame, calibration.plan]]);
+    for (const [index, cell] of plan.cells.entries()) {
       if (signal?.aborted) throw new AbortedError(abortReason(signal));
+      let runPlan = planFor.get(frameLabel(cell.frame));
+      if (runPlan === undefined) {
+        runPlan = calibration.plan;
+        try {
+          const again = await abortable(calibrateTg(observed, plan, undefined, cell.frame), signal);
+          (report.calibrations ??= [calibration.report]).push(again.report);
+          log(
+            `TG calibration (${again.report.frame}): asked ${again.report.askedPps} pps, achieved ${again.report.achievedPps} pps per direction${again.report.capped ? `: max load capped to ${again.report.capPps} pps` : ""}`,
+          );
+          runPlan = again.plan;
+        } catch (e) {
+          if (e instanceof AbortedError) throw e;
+          // a frame the TG cannot send (MTU): the cell's own frame check reports it
+          log(`WARNING TG calibration (${frameLabel(cell.frame)}) failed: ${(e as Error).message}`);
+        }
+        planFor.set(frameLabel(cell.frame), runPlan);
+      }
       const { cell: cellReport, fatal } = await runCell(runPlan, cell, index, {
         dut,
         generator,
