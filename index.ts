@@ -2,7 +2,15 @@
 // connect, gather facts and tune it, build QEMU from source, deploy the VM image, start the
 // vswitch and the vhost-user VMs; then run the benchmark matrix and export its results.
 import * as pulumi from "@pulumi/pulumi";
-import { checkHostFacts, duts, formatErrors, mgmtCable, type PciNic, type VethNic } from "./lib/lab";
+import {
+  checkHostFacts,
+  duts,
+  formatErrors,
+  matrixMaxFrame,
+  mgmtCable,
+  type PciNic,
+  type VethNic,
+} from "./lib/lab";
 import { benchPlan, type SshEndpoint } from "./lib/plan/benchPlan";
 import { withSetupFacts } from "./lib/results/setupFacts";
 import { loadLab } from "./components/shared/loadLab";
@@ -151,6 +159,7 @@ const labs = duts(lab).map((host) => {
     vhostSockets: lab.vms.sockets.flat(),
     queues: lab.vms.queues,
     ringSize: vringSize,
+    maxFrame: matrixMaxFrame(lab.matrix.frames),
     hugepagesMount,
     after: [dut.hugepagesToken, ...(tgPorts ? [tgPorts.token] : [dut.dirsToken])],
     // after the heavy steps: a busy-polling vswitch would take a core from the QEMU build
@@ -166,6 +175,7 @@ const labs = duts(lab).map((host) => {
         index,
         vringSize,
         vringSizes: lab.matrix.vringSizes,
+        maxFrame: matrixMaxFrame(lab.matrix.frames),
         qemuBinary: qemu.binary,
         accel: dut.accel,
         baseImage: image.path,

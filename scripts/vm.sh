@@ -36,6 +36,8 @@
 #   VM_GUEST_NICS      [mgmt0 virtio0 ...] names the guest must show (within VM_NIC_TIMEOUT [120] s)
 #   VM_GUEST_TESTPMD   [off] io | mac: testpmd on the guest's virtio NICs (uio_pci_generic)
 #   VM_GUEST_HUGEPAGES [256] 2 MiB pages in the guest for it
+#   VM_GUEST_MAX_PKT_LEN / VM_GUEST_MBUF_SIZE / VM_GUEST_MBUFS [unset: testpmd's defaults] its
+#                      --max-pkt-len, --mbuf-size, --total-num-mbufs (jumbo frames: lib/lab/frames.ts)
 #   VM_VRING_CHECK     [strict when VM_GUEST_TESTPMD is on, else warn] strict: start fails unless
 #                      every virtio-net device runs vhost with the configured rx/tx ring sizes
 #                      (within VM_VRING_TIMEOUT [15] s); warn: report them only
@@ -282,6 +284,14 @@ load_inputs() {
   done
   GUEST_TESTPMD="${VM_GUEST_TESTPMD:-off}"
   case "$GUEST_TESTPMD" in off | io | mac) ;; *) die "VM_GUEST_TESTPMD must be off, io or mac, got '$GUEST_TESTPMD'" ;; esac
+  GUEST_JUMBO_OPTS=""
+  local opt var
+  for opt in max-pkt-len:VM_GUEST_MAX_PKT_LEN mbuf-size:VM_GUEST_MBUF_SIZE total-num-mbufs:VM_GUEST_MBUFS; do
+    var=${opt#*:}
+    [ -n "${!var:-}" ] || continue
+    is_uint "${!var}" || die "$var must be a whole number, got '${!var}'"
+    GUEST_JUMBO_OPTS+=" --${opt%%:*}=${!var}"
+  done
   VRING_CHECK="${VM_VRING_CHECK:-}"
   if [ -z "$VRING_CHECK" ]; then
     if [ "$GUEST_TESTPMD" = off ]; then VRING_CHECK=warn; else VRING_CHECK=strict; fi
@@ -431,7 +441,7 @@ guest_bound_nics() {
 # The script run in the guest (as root, by the agent) to start testpmd on the virtio NICs.
 # Every value spliced in was validated above (mode, counts, NIC names, lcore list).
 guest_testpmd_script() {
-  local mode="$1" pages="$2" nics="$3" lcores="$4" nbc="$5" nports="$6" mask="$7"
+  local mode="$1" pages="$2" nics="$3" lcores="$4" nbc="$5" nports="$6" mask="$7" extra="${8:-}"
   cat <<EOF
 set -eu
 pidf=$G_PIDF; log=$G_LOG; state=$G_NICS
@@ -459,7 +469,7 @@ allow=""; for p in \$pcis; do allow="\$allow -a \$p"; done
 rm -f /dev/hugepages/vm-testpmd* 2>/dev/null || true
 setsid nohup dpdk-testpmd -l $lcores -n 1 \$allow --file-prefix=vm-testpmd -- \\
   --forward-mode=$mode --burst=64 --txd=1024 --rxd=1024 --auto-start --disable-link-check \\
-  --nb-ports=$nports --portmask=$mask --nb-cores=$nbc --stats-period=10 \\
+  --nb-ports=$nports --portmask=$mask --nb-cores=$nbc --stats-period=10$extra \\
   </dev/null >"\$log" 2>&1 &
 echo \$! > "\$pidf"
 i=0
@@ -496,10 +506,10 @@ start_guest_testpmd() {
   nbc=$((vcpus - 1))
   [ "$nbc" -le "$n" ] || nbc=$n
   mask=$(printf '0x%x' "$(((1 << n) - 1))")
-  say "guest: testpmd $GUEST_TESTPMD forwarding on ${VIRTIO_NICS[*]} (uio_pci_generic, $GUEST_HUGEPAGES hugepages, lcores $lcores)"
+  say "guest: testpmd $GUEST_TESTPMD forwarding on ${VIRTIO_NICS[*]} (uio_pci_generic, $GUEST_HUGEPAGES hugepages, lcores $lcores${GUEST_JUMBO_OPTS:+,$GUEST_JUMBO_OPTS})"
   local out
   if ! bg_out_all out python3 "$QGA_PY" -s "$VM_QGA_SOCKET" -t 240 exec \
-    "$(guest_testpmd_script "$GUEST_TESTPMD" "$GUEST_HUGEPAGES" "${VIRTIO_NICS[*]}" "$lcores" "$nbc" "$n" "$mask")"; then
+    "$(guest_testpmd_script "$GUEST_TESTPMD" "$GUEST_HUGEPAGES" "${VIRTIO_NICS[*]}" "$lcores" "$nbc" "$n" "$mask" "$GUEST_JUMBO_OPTS")"; then
     printf '%s\n' "$out" >&2
     die "starting testpmd in the guest failed (guest log: $G_LOG)"
   fi
@@ -812,6 +822,7 @@ save_kit() {
     declare -p VM_NAME VM_RUN_DIR VM_PIDFILE VM_QMP_SOCKET VM_QGA_SOCKET VM_CONSOLE_LOG \
       VM_BASE_IMAGE VM_BASE_FORMAT VM_OVERLAY VM_BOOT_TIMEOUT VM_GUEST_NICS VM_GUEST_TESTPMD \
       VM_GUEST_HUGEPAGES VM_KEEP_LOGS VM_RING_SIZE VM_RING_ARGVS VM_PIN_CPUS VM_PIN_OTHER_CPUS \
+      VM_GUEST_MAX_PKT_LEN VM_GUEST_MBUF_SIZE VM_GUEST_MBUFS \
       2>/dev/null || true
     printf 'QMP_PY=%q\nQGA_PY=%q\nLAB_STATE_DIR=%q\nLAB_STEP_NAME=%q\n' "$kit/qmp.py" "$kit/qga.py" \
       "${LAB_STATE_DIR:-}" "${LAB_STEP_NAME:-}"

@@ -36,6 +36,8 @@
 #   VSWITCH_VHOST_QUEUES [1]  VSWITCH_MEM_MB [512]  VSWITCH_HUGE [1] (0: --no-huge, anonymous memory)
 #   VSWITCH_MBUFS [16384]  VSWITCH_RXD [1024]  VSWITCH_TXD [1024]  VSWITCH_BURST [32]
 #   VSWITCH_FWD_MODE [io]  VSWITCH_STATS_PERIOD [60]  VSWITCH_MAX_FRAME [1518] (bytes incl. FCS)
+#   VSWITCH_AF_FRAMESZ / VSWITCH_AF_BLOCKSZ / VSWITCH_AF_FRAMECNT / VSWITCH_MBUF_SIZE [derived from
+#                  VSWITCH_MAX_FRAME: 2048/4096/4096/testpmd's default up to 1518 B]
 #   VSWITCH_RUN_DIR [$LAB_RUN_DIR/<prefix>]  VSWITCH_START_TIMEOUT [30]  VSWITCH_STOP_TIMEOUT [10]
 #   VSWITCH_KEEP_LOG [1] (0: stop also removes the log and the run dir)
 #   VSWITCH_TESTPMD [dpdk-testpmd]  VSWITCH_TELEMETRY_CLIENT [dpdk_telemetry.py beside this script]
@@ -310,18 +312,33 @@ check_prereqs() {
 }
 
 build_args() {
-  local afopts="qpairs=1,blocksz=4096,framesz=2048,framecnt=4096"
-  local pmdopts=()
+  # af_packet ring and mbuf sizes: what the program computed from the lab's largest frame
+  # (lib/lab/frames.ts vswitchFrameSizes, VSWITCH_AF_* / VSWITCH_MBUF_SIZE), else the same rule here.
+  # Jumbo frames: one ring frame must hold a whole packet (frame + tpacket header, 2 KiB steps, two
+  # per block so blocks stay whole pages) and so must one mbuf (the PMD refuses a queue whose mbuf
+  # data room is below framesz - 32). No --max-pkt-len: net_af_packet (22.11) reports a 1518 B max
+  # frame and refuses it; what the kernel hands over is bounded by the interface MTU instead.
+  local framesz=2048 blocksz=4096 framecnt=4096 mbuf_size=""
   if ((MAX_FRAME > 1518)); then
-    # Jumbo frames: one af_packet frame must hold a whole packet, and so must one mbuf. No
-    # --max-pkt-len: net_af_packet (22.11) reports a 1518 B max frame and refuses it; what the
-    # kernel hands over is bounded by the interface MTU (TG_MTU) and framesz instead.
-    # framesz: frame + tpacket header, in 2 KiB steps; two frames per block keeps blocks page-sized;
-    # the PMD wants framesz - 32 bytes of mbuf data room (plus 128 B headroom).
-    local framesz=$((((MAX_FRAME + 64 + 2047) / 2048) * 2048))
-    afopts="qpairs=1,blocksz=$((framesz * 2)),framesz=${framesz},framecnt=1024"
-    pmdopts=(--mbuf-size=$((framesz + 128)))
+    framesz=$((((MAX_FRAME + 64 + 2047) / 2048) * 2048))
+    blocksz=$((framesz * 2))
+    framecnt=1024
+    mbuf_size=$((framesz + 128))
   fi
+  framesz="${VSWITCH_AF_FRAMESZ:-$framesz}"
+  blocksz="${VSWITCH_AF_BLOCKSZ:-$blocksz}"
+  framecnt="${VSWITCH_AF_FRAMECNT:-$framecnt}"
+  mbuf_size="${VSWITCH_MBUF_SIZE:-$mbuf_size}"
+  local v
+  for v in "$framesz" "$blocksz" "$framecnt" "${mbuf_size:-0}"; do
+    is_uint "$v" || die "af_packet/mbuf sizes must be whole numbers, got '$v'"
+  done
+  ((framesz >= MAX_FRAME + 64)) || die "VSWITCH_AF_FRAMESZ ${framesz} cannot hold a ${MAX_FRAME} B frame"
+  ((blocksz % 4096 == 0 && blocksz % framesz == 0)) ||
+    die "VSWITCH_AF_BLOCKSZ ${blocksz} must be a multiple of the page size and of framesz ${framesz}"
+  local afopts="qpairs=1,blocksz=${blocksz},framesz=${framesz},framecnt=${framecnt}"
+  local pmdopts=()
+  [[ -z "$mbuf_size" ]] || pmdopts=("--mbuf-size=${mbuf_size}")
   ARGS=(-l "${MAIN_CORE},${WORKER_CORES}" --main-lcore "$MAIN_CORE" -n 1 --no-pci
     "--file-prefix=${PREFIX}")
   if [[ "$HUGE" == 1 ]]; then

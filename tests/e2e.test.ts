@@ -4,7 +4,8 @@
 // mounts, lab files).
 //
 // Runs when VPL_E2E=1 (scripts/test.sh, i.e. `npm test` and CI, sets it unless VPL_E2E=0). The
-// same checks run per stack, one after the other: `local` (testpmd) and `local-ovs` (OVS-DPDK);
+// same checks run per stack, one after the other: `local` (testpmd), `local-ovs` (OVS-DPDK) and
+// `local-jumbo` (testpmd, veth MTU 9000, frames up to 9000 B, each checked to arrive whole);
 // VPL_E2E_STACKS=local (a comma list) runs fewer. Each uses its stack of the file backend and
 // refuses to touch one that already has resources. local-ovs skips the second, idempotent `up`
 // (the `local` run covers that machinery) to keep CI short.
@@ -28,26 +29,64 @@ const envVars = {
   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
 };
 
-/** The local stacks the e2e runs: the vswitch kind and the TG host's name differ. */
+/**
+ * The local stacks the e2e runs: the vswitch kind and the TG host's name differ. policies: the
+ * CFS policies of its matrix (each must have an MRR cell). wholeFrames: every MRR cell's frames
+ * must arrive whole (the TG's rx bytes per packet = frame - FCS, IMIX: its mean).
+ */
 interface E2eStack {
   stack: string;
   tgHost: string;
   vswitch: string;
   secondUp: boolean;
+  policies: string[];
+  wholeFrames: boolean;
   /** several vring sizes in the matrix: each must have cells, each cell its negotiated size proven */
   vringSizes?: number[];
 }
 const STACKS: E2eStack[] = [
-  { stack: "local", tgHost: "gen", vswitch: "testpmd", secondUp: true },
-  { stack: "local-ovs", tgHost: "genovs", vswitch: "ovs-dpdk", secondUp: false },
-  // the second up shows the VMs are back at the deployed size, owned by their steps (drift probe)
-  { stack: "local-vring", tgHost: "genvring", vswitch: "testpmd", secondUp: true, vringSizes: [1024, 256] },
+  {
+    stack: "local",
+    tgHost: "gen",
+    vswitch: "testpmd",
+    secondUp: true,
+    policies: ["cfs", "cfsrr1"],
+    wholeFrames: false,
+  },
+  {
+    stack: "local-ovs",
+    tgHost: "genovs",
+    vswitch: "ovs-dpdk",
+    secondUp: false,
+    policies: ["cfs", "cfsrr1"],
+    wholeFrames: false,
+  },
+  // 64 B, 1518 B, IMIX and 9000 B frames through veths of MTU 9000 (issue 14)
+  {
+    stack: "local-jumbo",
+    tgHost: "genjumbo",
+    vswitch: "testpmd",
+    secondUp: false,
+    policies: ["cfs"],
+    wholeFrames: true,
+  },
+  // two vring sizes: the runner switches the VM between them; the second up shows the VM is back
+  // at the deployed size and owned by its step (drift probe)
+  {
+    stack: "local-vring",
+    tgHost: "genvring",
+    vswitch: "testpmd",
+    secondUp: true,
+    policies: ["cfs", "cfsrr1"],
+    wholeFrames: false,
+    vringSizes: [1024, 256],
+  },
 ];
 const wanted = (process.env["VPL_E2E_STACKS"] ?? STACKS.map((s) => s.stack).join(",")).split(",");
 
 for (const s of STACKS.filter((s) => wanted.includes(s.stack))) {
   test(
-    `e2e ${s.stack} (${s.vswitch}${s.vringSizes ? `, vring ${s.vringSizes.join("+")}` : ""}): up, outputs, ${s.secondUp ? "idempotent up, " : ""}destroy leaves the machine clean`,
+    `e2e ${s.stack} (${s.vswitch}${s.vringSizes ? `, vring ${s.vringSizes.join("+")}` : ""}): up, outputs, ${s.wholeFrames ? "whole frames, " : ""}${s.secondUp ? "idempotent up, " : ""}destroy leaves the machine clean`,
     { skip: !enabled && "set VPL_E2E=1 to run the local lab end to end (needs root, ~10-20 min)" },
     () => e2e(s),
   );
@@ -77,7 +116,19 @@ function checkVrings(
   }
 }
 
-async function e2e({ stack: stackName, tgHost, secondUp, vringSizes }: E2eStack): Promise<void> {
+/** Bytes a frame's packets carry on a Linux port (no FCS): mean over the IMIX_v4_1 mix. */
+function expectedRxBytes(frameBytes: number | "IMIX_v4_1"): number {
+  return (frameBytes === "IMIX_v4_1" ? (28 * 64 + 16 * 570 + 4 * 1518) / 48 : frameBytes) - 4;
+}
+
+async function e2e({
+  stack: stackName,
+  tgHost,
+  secondUp,
+  policies,
+  wholeFrames,
+  vringSizes,
+}: E2eStack): Promise<void> {
   {
     const stack = await LocalWorkspace.selectStack(
       { stackName, workDir: repoRoot() },
@@ -169,12 +220,34 @@ async function e2e({ stack: stackName, tgHost, secondUp, vringSizes }: E2eStack)
         vring?: { asked: number; ok: boolean; problems: string[]; negotiated: unknown };
         policy: string;
         directions: number;
+        frameBytes: number | "IMIX_v4_1";
         mrr?: {
           testName: string;
-          trials: { received: number; directions?: { txPort: number; received: number }[] }[];
+          trials: {
+            received: number;
+            directions?: { txPort: number; received: number; meanRxBytes?: number }[];
+          }[];
         };
       }[];
-      for (const policy of ["cfs", "cfsrr1"]) {
+      if (wholeFrames) {
+        // every frame size came back whole in both directions: bytes per received packet on the
+        // TG's rx port = the frame less its FCS (1 % slack: a stray IPv6 control packet)
+        for (const cell of results) {
+          assert.ok(cell.mrr, `no MRR in a ${cell.frameBytes} cell`);
+          const want = expectedRxBytes(cell.frameBytes);
+          const seen = cell.mrr.trials.flatMap((t) => t.directions ?? []).filter((d) => d.received > 0);
+          assert.ok(seen.length >= 2, `${cell.mrr.testName}: nothing received`);
+          for (const d of seen) {
+            assert.ok(
+              d.meanRxBytes !== undefined && Math.abs(d.meanRxBytes - want) <= want * 0.01,
+              `${cell.mrr.testName} direction ${d.txPort}: ${d.meanRxBytes} B per received packet, want ${want.toFixed(2)}`,
+            );
+          }
+        }
+        const frames = results.map((c) => c.frameBytes);
+        assert.ok(frames.includes(9000), `no 9000 B cell in ${JSON.stringify(frames)}`);
+      }
+      for (const policy of policies) {
         const cell = results.find((c) => c.policy === policy);
         assert.ok(cell?.mrr, `no ${policy} MRR cell in the results`);
         assert.ok(

@@ -16,6 +16,8 @@ export interface VhostUserVmArgs {
    * of each (<runDir>/ctl/vm-ring.sh) with which the benchmark switches it between cells
    */
   vringSizes?: number[];
+  /** the largest frame (bytes incl. FCS) the guest's testpmd must forward (lib/lab/frames.ts) */
+  maxFrame: number;
   qemuBinary: pulumi.Input<string>;
   accel: pulumi.Input<"kvm" | "tcg">;
   baseImage: pulumi.Input<string>;
@@ -97,6 +99,7 @@ export class VhostUserVm extends pulumi.ComponentResource {
           qgaPy: "",
           qmpPy: "",
           guestTestpmd: workload.forwardMode,
+          guestMaxFrame: args.maxFrame,
           guestHugepages: args.vms.guestHugepages.size === "2M" ? args.vms.guestHugepages.count : 0,
         };
         const e = vmScriptEnv(specFor(args.vringSize), scriptOpts);

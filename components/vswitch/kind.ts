@@ -18,6 +18,11 @@ export interface VswitchArgs {
   /** vhost-user sockets, two per VM, in VM order (QEMU is the server, the vswitch the client) */
   vhostSockets: string[];
   queues: number;
+  /**
+   * the largest frame (bytes incl. FCS) the ports must carry: the matrix's largest
+   * (lib/lab/frames.ts matrixMaxFrame, never below 1518)
+   */
+  maxFrame: number;
   /** vring size asked of the VMs (the vswitch reports what was negotiated) */
   ringSize: number;
   /** hugetlbfs mount for its memory */

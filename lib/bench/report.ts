@@ -20,6 +20,13 @@ export interface DirectionReport {
   loss: number;
   /** received packets per second in this direction */
   pps: number;
+  /**
+   * bytes received in this direction and their mean per packet (Linux counts frames without the
+   * 4-byte FCS: a 9000 B frame arrives as 8996), when the TG counts bytes: proof that the frames
+   * came through whole, not only that packets moved
+   */
+  receivedBytes?: number;
+  meanRxBytes?: number;
 }
 
 export interface MrrTrialReport {
@@ -35,7 +42,13 @@ export interface MrrTrialReport {
 
 function directionReports(
   t: {
-    perDirection?: readonly { txPort: number; rxPort: number; offeredCount: number; receivedCount: number }[];
+    perDirection?: readonly {
+      txPort: number;
+      rxPort: number;
+      offeredCount: number;
+      receivedCount: number;
+      receivedBytes?: number;
+    }[];
   },
   durationS: number,
 ): { directions?: DirectionReport[] } {
@@ -49,6 +62,12 @@ function directionReports(
       loss:
         d.offeredCount === 0 ? 1 : round(Math.max(0, (d.offeredCount - d.receivedCount) / d.offeredCount)),
       pps: round(d.receivedCount / durationS, 3),
+      ...(d.receivedBytes !== undefined
+        ? {
+            receivedBytes: d.receivedBytes,
+            ...(d.receivedCount > 0 ? { meanRxBytes: round(d.receivedBytes / d.receivedCount, 2) } : {}),
+          }
+        : {}),
     })),
   };
 }
@@ -154,6 +173,8 @@ export interface BenchReport {
   fatal?: string;
   /** the TG's achievable rate, measured before the matrix, and the max load cap (calibrate.ts) */
   calibration?: CalibrationReport;
+  /** every calibration when the matrix has more than one frame size (the first is `calibration`) */
+  calibrations?: CalibrationReport[];
 }
 
 const round = (x: number, digits = 6): number => Math.round(x * 10 ** digits) / 10 ** digits;

@@ -44,6 +44,29 @@ function hosts(lab: FakeLab): { get: (n: string) => Promise<RemoteExec>; closeAl
 }
 
 describe("runBench", () => {
+  it("calibrates the TG again before the first cell of each other frame size (issue 14)", async () => {
+    const lab = makeLab();
+    lab.mtu = 9000;
+    const lines: string[] = [];
+    const plan = makePlan({
+      cells: [
+        { frame: 64, vringSize: 1024, policy: "cfs", tests: ["mrr"] },
+        { frame: 9000, vringSize: 1024, policy: "cfs", tests: ["mrr"] },
+        { frame: 64, vringSize: 1024, policy: "cfsrr1", tests: ["mrr"] },
+      ],
+    });
+    const report = await runBench(plan, { hosts: hosts(lab), log: (l) => lines.push(l) });
+    assert.equal(report.ok, true, JSON.stringify(report, null, 1));
+    assert.equal(report.calibration?.frame, "64B");
+    assert.deepEqual(
+      report.calibrations?.map((c) => c.frame),
+      ["64B", "9000B"],
+    );
+    assert.equal(lines.filter((l) => l.includes("TG calibration")).length, 2, lines.join("\n"));
+    // 2 calibrations + per cell a probe and 3 MRR trials
+    assert.equal(lab.trials, 2 + 3 * 4);
+  });
+
   it("runs cfs and cfsrr1 MRR cells and leaves the scheduler as it found it", async () => {
     const lab = makeLab();
     const lines: string[] = [];

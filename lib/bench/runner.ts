@@ -16,7 +16,7 @@ import { dirname, join, resolve } from "node:path";
 import { measureMrr } from "../measure/mrr";
 import { makeSearchConfig, NDR_GOAL, PDR_GOAL, runMlrSearch, type SearchGoal } from "../measure/mlrsearch";
 import type { TrafficGenerator, TrialCounts, TrialRequest } from "../measure/trafficGenerator";
-import { formatPps, type FrameSize } from "../measure/units";
+import { formatPps, frameLabel, type FrameSize } from "../measure/units";
 import { AbortedError, abortable, abortReason } from "./abort";
 import { calibrateTg } from "./calibrate";
 import {
@@ -253,12 +253,30 @@ export async function runBench(plan: BenchPlan, deps: RunnerDeps): Promise<Bench
     log(
       `TG calibration: asked ${calibration.report.askedPps} pps, achieved ${calibration.report.achievedPps} pps per direction${calibration.report.capped ? `: max load capped to ${calibration.report.capPps} pps` : ""}`,
     );
-    const runPlan = calibration.plan;
     ring = plan.dut.vmRing ? new VmRingController(dut, plan.dut.vmRing, log) : undefined;
     // one restart per vring size: the cells grouped by size, the deployed size first
-    const cells = ring ? orderByVring(runPlan.cells, ring.running) : runPlan.cells;
+    const cells = ring ? orderByVring(plan.cells, ring.running) : plan.cells;
+    // per frame size: the plan capped to what the TG achieved with that frame
+    const planFor = new Map<string, BenchPlan>([[calibration.report.frame, calibration.plan]]);
     for (const [index, cell] of cells.entries()) {
       if (signal?.aborted) throw new AbortedError(abortReason(signal));
+      let runPlan = planFor.get(frameLabel(cell.frame));
+      if (runPlan === undefined) {
+        runPlan = calibration.plan;
+        try {
+          const again = await abortable(calibrateTg(observed, plan, undefined, cell.frame), signal);
+          (report.calibrations ??= [calibration.report]).push(again.report);
+          log(
+            `TG calibration (${again.report.frame}): asked ${again.report.askedPps} pps, achieved ${again.report.achievedPps} pps per direction${again.report.capped ? `: max load capped to ${again.report.capPps} pps` : ""}`,
+          );
+          runPlan = again.plan;
+        } catch (e) {
+          if (e instanceof AbortedError) throw e;
+          // a frame the TG cannot send (MTU): the cell's own frame check reports it
+          log(`WARNING TG calibration (${frameLabel(cell.frame)}) failed: ${(e as Error).message}`);
+        }
+        planFor.set(frameLabel(cell.frame), runPlan);
+      }
       let vring: CellVringProof | undefined;
       if (ring) {
         const restartS = await abortable(ring.ensure(cell.vringSize), signal);

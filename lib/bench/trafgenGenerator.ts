@@ -59,6 +59,13 @@ interface Readings {
   tx: CounterReading;
   rx: CounterReading;
   txDropped: bigint;
+  txBytes?: bigint;
+  rxBytes?: bigint;
+}
+
+/** after - before of a byte counter; undefined when either is missing or it went backwards. */
+function byteDelta(before?: bigint, after?: bigint): number | undefined {
+  return before === undefined || after === undefined || after < before ? undefined : Number(after - before);
 }
 
 export interface TrialOutput {
@@ -88,6 +95,13 @@ export function parseTrialOutput(stdout: string, directions = 1): TrialOutput {
         tx: { ifindex: Number(f[3]), value: parseCounter(f[4] as string, "tx_packets") },
         rx: { ifindex: Number(f[5]), value: parseCounter(f[6] as string, "rx_packets") },
         txDropped: parseCounter(f[7] as string, "tx_dropped"),
+        // bytes (frame sizes as the kernel counts them: without the 4-byte FCS); older records lack them
+        ...(f.length >= 10
+          ? {
+              txBytes: parseCounter(f[8] as string, "tx_bytes"),
+              rxBytes: parseCounter(f[9] as string, "rx_bytes"),
+            }
+          : {}),
       });
     } else if (f[0] === "RC" && f.length >= 3) rc[Number(f[1])] = Number(f[2]);
     else if (f[0] === "WALL") wallUs = Number(f[1]);
@@ -276,9 +290,10 @@ export class TrafgenGenerator implements TgSession {
     const read = (label: string): string[] =>
       legs.map(
         ({ tx, rx, d }) =>
-          `printf 'C ${label} ${d} %s %s %s %s %s\\n' "$(cat /sys/class/net/${tx}/ifindex)" ` +
+          `printf 'C ${label} ${d} %s %s %s %s %s %s %s\\n' "$(cat /sys/class/net/${tx}/ifindex)" ` +
           `"$(cat /sys/class/net/${tx}/statistics/tx_packets)" "$(cat /sys/class/net/${rx}/ifindex)" ` +
-          `"$(cat /sys/class/net/${rx}/statistics/rx_packets)" "$(cat /sys/class/net/${tx}/statistics/tx_dropped)"`,
+          `"$(cat /sys/class/net/${rx}/statistics/rx_packets)" "$(cat /sys/class/net/${tx}/statistics/tx_dropped)" ` +
+          `"$(cat /sys/class/net/${tx}/statistics/tx_bytes)" "$(cat /sys/class/net/${rx}/statistics/rx_bytes)"`,
       );
     const trafgen = ({ tx, path, config }: (typeof legs)[0]): string =>
       [
@@ -394,7 +409,16 @@ export class TrafgenGenerator implements TgSession {
       const rx = counterDelta(`${leg.rx} rx_packets`, b.rx, a.rx, plausible);
       kinds.push(tx.kind, rx.kind);
       dropped += a.txDropped >= b.txDropped ? a.txDropped - b.txDropped : 0n;
-      return { txPort: d, rxPort: 1 - d, offeredCount: tx.delta, receivedCount: rx.delta };
+      const offeredBytes = byteDelta(b.txBytes, a.txBytes);
+      const receivedBytes = byteDelta(b.rxBytes, a.rxBytes);
+      return {
+        txPort: d,
+        rxPort: 1 - d,
+        offeredCount: tx.delta,
+        receivedCount: rx.delta,
+        ...(offeredBytes !== undefined ? { offeredBytes } : {}),
+        ...(receivedBytes !== undefined ? { receivedBytes } : {}),
+      };
     });
     const times = out.trafgenS.filter((t): t is number => t !== null);
     this.lastTrial = {

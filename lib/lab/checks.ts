@@ -5,6 +5,7 @@
 import { formatCpuList, intersect, union } from "./cpuset";
 import { GUEST_OS_RESERVE_MIB, SEED_IMAGE_REQUIREMENTS, VRING_MAX, VRING_MIN } from "./defaults";
 import { at, Ctx } from "./reader";
+import { largestFrameBytes, maxFrameForMtu, mtuForFrame } from "./frames";
 import { CMDLINE_TUNINGS, Host, HUGEPAGE_MIB, Lab } from "./types";
 
 const hostPath = (i: number): string => `hosts[${i}]`;
@@ -380,15 +381,15 @@ function checkTopology(ctx: Ctx, lab: Lab): void {
   );
   if (ctx.failed("matrix.frames") || ports.length === 0) return;
   const smallest = ports.reduce((a, b) => (b.n.mtu < a.n.mtu ? b : a));
-  const maxFrame = smallest.n.mtu + 18; // Ethernet header + FCS
+  const maxFrame = maxFrameForMtu(smallest.n.mtu); // Ethernet header + FCS
   lab.matrix.frames.forEach((f, k) => {
-    const size = f === "imix" ? 1518 : f;
+    const size = largestFrameBytes(f);
     if (size > maxFrame) {
       ctx.error(
         at("matrix.frames", k),
         `frames that fit every port: ${smallest.h}.${smallest.n.name} has mtu ${smallest.n.mtu}, so at most ${maxFrame} B`,
         `${f}${f === "imix" ? " (largest 1518 B)" : ""}`,
-        `drop ${f} from matrix.frames, or raise the ports' mtu to ${size - 18}`,
+        `drop ${f} from matrix.frames, or raise hosts[].nics[].mtu of ${smallest.h}.${smallest.n.name} (and every other port on the path) to ${mtuForFrame(size)}`,
       );
     }
   });

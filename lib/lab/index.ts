@@ -63,3 +63,4 @@ export {
   defaultsFor,
 } from "./defaults";
 export { mgmtCable, mgmtEnv, type MgmtCable } from "./netnsHost";
+export * from "./frames";

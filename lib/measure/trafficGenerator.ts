@@ -21,6 +21,12 @@ export interface DirectionCounts {
   readonly rxPort: number;
   readonly offeredCount: number;
   readonly receivedCount: number;
+  /**
+   * bytes sent / received in this direction, as the generator's ports count them (Linux: frames
+   * without the FCS), when it can tell: received / receivedCount is the mean size that arrived
+   */
+  readonly offeredBytes?: number;
+  readonly receivedBytes?: number;
 }
 
 /** What the generator counted over the whole trial, summed over all directions. */

@@ -6,6 +6,7 @@ import { buildQemuArgv } from "./argv";
 import { resolveVmSpec } from "./validate";
 import { encodeArgv } from "./transport";
 import type { VmSpec } from "./types";
+import { guestFrameOptions } from "../lab/frames";
 
 export const GUEST_TESTPMD_MODES = ["off", "io", "mac"] as const;
 /** What scripts/vm.sh starts inside the guest on the virtio NICs: nothing, or testpmd io/mac. */
@@ -26,6 +27,11 @@ export interface VmScriptOptions {
   guestTestpmd?: GuestTestpmdMode;
   /** 2 MiB pages reserved in the guest for its testpmd; default 256 */
   guestHugepages?: number;
+  /**
+   * the largest frame (bytes incl. FCS) the guest testpmd must forward; above 1518 it gets
+   * --max-pkt-len / --mbuf-size / --total-num-mbufs (lib/lab/frames.ts guestFrameOptions)
+   */
+  guestMaxFrame?: number;
   /** keep the console and launch logs at stop; default false */
   keepLogs?: boolean;
 }
@@ -39,6 +45,7 @@ export function expectedGuestNics(spec: VmSpec): string[] {
 export function vmScriptEnv(spec: VmSpec, opts: VmScriptOptions): Record<string, string> {
   const s = resolveVmSpec(spec);
   const argv = buildQemuArgv(spec);
+  const frame = guestFrameOptions(opts.guestMaxFrame ?? 1518);
   return {
     VM_NAME: s.name,
     VM_RUN_DIR: s.paths.runDir,
@@ -54,6 +61,9 @@ export function vmScriptEnv(spec: VmSpec, opts: VmScriptOptions): Record<string,
     VM_GUEST_NICS: expectedGuestNics(spec).join(" "),
     VM_GUEST_TESTPMD: opts.guestTestpmd ?? "off",
     VM_GUEST_HUGEPAGES: String(opts.guestHugepages ?? 256),
+    ...(frame.maxPktLen !== undefined ? { VM_GUEST_MAX_PKT_LEN: String(frame.maxPktLen) } : {}),
+    ...(frame.mbufSize !== undefined ? { VM_GUEST_MBUF_SIZE: String(frame.mbufSize) } : {}),
+    ...(frame.totalMbufs !== undefined ? { VM_GUEST_MBUFS: String(frame.totalMbufs) } : {}),
     VM_KEEP_LOGS: opts.keepLogs ? "1" : "0",
     QGA_PY: opts.qgaPy,
     QMP_PY: opts.qmpPy,

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { vswitchFrameSizes } from "../../../lib/lab/frames";
 import { hostScript, lastJson, stepToken } from "../../shared/hostScript";
 import type { VswitchArgs, VswitchBenchHooks, VswitchDeployment, VswitchStatus } from "../kind";
 
@@ -35,6 +36,19 @@ export class TestpmdVswitch extends pulumi.ComponentResource implements VswitchD
     const o = args.config.options;
     // the DPDK file-prefix carries the stack: two stacks on one host never share runtime files
     this.prefix = `vpl-${pulumi.getStack()}-${name}`;
+    // af_packet ring frames and mbufs sized for the largest frame; only set for jumbo frames, so
+    // a lab of standard frames keeps the step inputs (and its running vswitch) it had
+    const sizes = vswitchFrameSizes(args.maxFrame);
+    const frameEnv: Record<string, string> =
+      sizes.mbufSize === undefined
+        ? {}
+        : {
+            VSWITCH_MAX_FRAME: String(sizes.maxFrame),
+            VSWITCH_AF_FRAMESZ: String(sizes.afFramesz),
+            VSWITCH_AF_BLOCKSZ: String(sizes.afBlocksz),
+            VSWITCH_AF_FRAMECNT: String(sizes.afFramecnt),
+            VSWITCH_MBUF_SIZE: String(sizes.mbufSize),
+          };
     const cmd = hostScript(
       `${name}-testpmd`,
       {
@@ -58,6 +72,7 @@ export class TestpmdVswitch extends pulumi.ComponentResource implements VswitchD
           VSWITCH_FWD_MODE: o.forwardMode,
           VSWITCH_KEEP_LOG: "0",
           VSWITCH_HUGE_DIR: args.hugepagesMount,
+          ...frameEnv,
         },
         after: args.after,
         // the pid the script reported: a vswitch that died (or a reboot) is gone

@@ -83,6 +83,7 @@ const ARGS = {
   vhostSockets: ["/run/vpp/sock-1-1", "/run/vpp/sock-1-2"],
   queues: 1,
   ringSize: 1024,
+  maxFrame: 1518,
   hugepagesMount: "/dev/hugepages",
   after: ["hugepages-token"],
 };
