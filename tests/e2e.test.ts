@@ -32,6 +32,8 @@ const envVars = {
 const STACKS: { stack: string; tgHost: string; vswitch: string; secondUp: boolean }[] = [
   { stack: "local", tgHost: "gen", vswitch: "testpmd", secondUp: true },
   { stack: "local-ovs", tgHost: "genovs", vswitch: "ovs-dpdk", secondUp: false },
+  // two VMs in a chain (Pulumi.local-chain.yaml): both directions must cross VM1 and VM2
+  { stack: "local-chain", tgHost: "genchain", vswitch: "testpmd", secondUp: false },
 ];
 const wanted = (process.env["VPL_E2E_STACKS"] ?? STACKS.map((s) => s.stack).join(",")).split(",");
 
