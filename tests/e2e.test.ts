@@ -4,9 +4,10 @@
 // mounts, lab files).
 //
 // Runs when VPL_E2E=1 (scripts/test.sh, i.e. `npm test` and CI, sets it unless VPL_E2E=0). The
-// same checks run per stack, one after the other: `local` (testpmd) and `local-ovs` (OVS-DPDK);
+// same checks run per stack, one after the other: `local` (testpmd), `local-ovs` (OVS-DPDK) and
+// `local-chain` (testpmd, two VMs chained: both directions must cross both VMs);
 // VPL_E2E_STACKS=local (a comma list) runs fewer. Each uses its stack of the file backend and
-// refuses to touch one that already has resources. local-ovs skips the second, idempotent `up`
+// refuses to touch one that already has resources. local-ovs/-chain skip the second, idempotent `up`
 // (the `local` run covers that machinery) to keep CI short.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -29,25 +30,26 @@ const envVars = {
 };
 
 /** The local stacks the e2e runs: the vswitch kind and the TG host's name differ. */
-const STACKS: { stack: string; tgHost: string; vswitch: string; secondUp: boolean }[] = [
-  { stack: "local", tgHost: "gen", vswitch: "testpmd", secondUp: true },
-  { stack: "local-ovs", tgHost: "genovs", vswitch: "ovs-dpdk", secondUp: false },
+const STACKS: { stack: string; tgHost: string; vswitch: string; secondUp: boolean; vms: number }[] = [
+  { stack: "local", tgHost: "gen", vswitch: "testpmd", secondUp: true, vms: 1 },
+  { stack: "local-ovs", tgHost: "genovs", vswitch: "ovs-dpdk", secondUp: false, vms: 1 },
   // two VMs in a chain (Pulumi.local-chain.yaml): both directions must cross VM1 and VM2
-  { stack: "local-chain", tgHost: "genchain", vswitch: "testpmd", secondUp: false },
+  { stack: "local-chain", tgHost: "genchain", vswitch: "testpmd", secondUp: false, vms: 2 },
 ];
 const wanted = (process.env["VPL_E2E_STACKS"] ?? STACKS.map((s) => s.stack).join(",")).split(",");
 
-for (const { stack: stackName, tgHost, vswitch, secondUp } of STACKS.filter((s) =>
+for (const { stack: stackName, tgHost, vswitch, secondUp, vms } of STACKS.filter((s) =>
   wanted.includes(s.stack),
 )) {
   test(
     `e2e ${stackName} (${vswitch}): up, outputs, ${secondUp ? "idempotent up, " : ""}destroy leaves the machine clean`,
     { skip: !enabled && "set VPL_E2E=1 to run the local lab end to end (needs root, ~10-20 min)" },
-    () => e2e(stackName, tgHost, secondUp),
+    () => e2e(stackName, tgHost, secondUp, vswitch === "testpmd" ? vms : undefined),
   );
 }
 
-async function e2e(stackName: string, tgHost: string, secondUp: boolean): Promise<void> {
+/** testpmdVms: the VM count when testpmd is the vswitch (its per-port counters are checked) */
+async function e2e(stackName: string, tgHost: string, secondUp: boolean, testpmdVms?: number): Promise<void> {
   {
     const stack = await LocalWorkspace.selectStack(
       { stackName, workDir: repoRoot() },
@@ -136,6 +138,7 @@ async function e2e(stackName: string, tgHost: string, secondUp: boolean): Promis
       const results = outputs["results"]?.value as {
         policy: string;
         directions: number;
+        vswitchPorts?: { id: number; name: string; rx: number; tx: number }[];
         mrr?: {
           testName: string;
           trials: { received: number; directions?: { txPort: number; received: number }[] }[];
@@ -155,6 +158,23 @@ async function e2e(stackName: string, tgHost: string, secondUp: boolean): Promis
             cell.mrr.trials.some((t) => (t.directions?.find((x) => x.txPort === d)?.received ?? 0) > 0),
             `${cell.mrr.testName}: nothing received in direction ${d}`,
           );
+        }
+        if (testpmdVms !== undefined) {
+          // testpmd's ports in declaration order: af0, vhost0 .. vhost(2n-1), af1; traffic crossed
+          // every VM of the chain both ways when every port received and sent
+          const ports = cell.vswitchPorts ?? [];
+          assert.deepEqual(
+            ports.map((p) => p.name),
+            [
+              "net_af_packet0",
+              ...Array.from({ length: 2 * testpmdVms }, (_, i) => `net_vhost${i}`),
+              "net_af_packet1",
+            ],
+            `${cell.mrr.testName}: testpmd's ports`,
+          );
+          for (const p of ports) {
+            assert.ok(p.rx > 0 && p.tx > 0, `${cell.mrr.testName}: ${p.name} rx ${p.rx} tx ${p.tx}`);
+          }
         }
       }
 
