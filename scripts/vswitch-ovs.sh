@@ -5,6 +5,9 @@
 #
 #   NIC port i (af_packet vdev on a host interface, or a PCI NIC)  <->  vhost-user client port i
 #
+# or, with two NIC ports and several VMs (two sockets each, VM order), a chain as CSIT's
+# 4vhost-2vm tests: NIC 0 <-> VM1 nic0, VM1 nic1 <-> VM2 nic0, ..., VMn nic1 <-> NIC 1.
+#
 # one netdev bridge, two OpenFlow rules per pair (in_port=nic -> vhost and back; CSIT's l2xc),
 # PMD threads on the worker cores (pmd-cpu-mask), everything else on the main core (the daemons
 # run under taskset, dpdk-lcore-mask). The vhost ports are dpdkvhostuserclient: QEMU is the
@@ -24,7 +27,8 @@
 #   VSWITCH_RUN_DIR [$LAB_RUN_DIR/<prefix>]   VSWITCH_BRIDGE [vplbr0]
 #   VSWITCH_MAIN_CORE [0]  VSWITCH_WORKER_CORES [1]  (comma list: one PMD thread each)
 #   VSWITCH_NIC_PORTS [af_packet:ovs0,af_packet:ovs1]  af_packet:<ifname> | pci:<address>
-#   VSWITCH_VHOST_SOCKETS [none]  comma list, one per NIC port, or none (NIC ports only)
+#   VSWITCH_VHOST_SOCKETS [none]  comma list, one per NIC port (two NIC ports: two per VM, any
+#                  number of VMs, chained), or none (NIC ports only)
 #   VSWITCH_RX_QUEUES [1]  VSWITCH_MEM_MB [512]  VSWITCH_HUGE_DIR [] (hugetlbfs mount)
 #   VSWITCH_START_TIMEOUT [60]  VSWITCH_STOP_TIMEOUT [10]
 #   VSWITCH_OVS_VSWITCHD [/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk]
@@ -112,8 +116,14 @@ validate() {
     VHOST_SOCKETS=()
   else
     IFS=',' read -r -a VHOST_SOCKETS <<<"$VHOST_SOCKETS_CSV"
-    ((${#VHOST_SOCKETS[@]} == ${#NIC_PORTS[@]})) ||
-      die "VSWITCH_VHOST_SOCKETS needs one socket per NIC port (${#NIC_PORTS[@]}), or 'none'"
+    local nv=${#VHOST_SOCKETS[@]}
+    if ((${#NIC_PORTS[@]} == 2)); then
+      ((nv >= 2 && nv % 2 == 0 && nv <= 64)) ||
+        die "VSWITCH_VHOST_SOCKETS needs two sockets per VM (2, 4, ... 64: a chain between the 2 NIC ports), got ${nv}, or 'none'"
+    else
+      ((nv == ${#NIC_PORTS[@]})) ||
+        die "VSWITCH_VHOST_SOCKETS needs one socket per NIC port (${#NIC_PORTS[@]}), or 'none'"
+    fi
     for v in "${VHOST_SOCKETS[@]}"; do
       [[ "$v" =~ ^/[A-Za-z0-9_./-]+$ ]] || die "bad vhost socket path '$v'"
     done
@@ -309,16 +319,14 @@ start() {
     vsctl --may-exist add-port "$BRIDGE" "$nic" -- set Interface "$nic" type=dpdk \
       "options:dpdk-devargs=\"$(nic_devargs "${NIC_PORTS[$i]}" "$i")\"" "options:n_rxq=${RX_QUEUES}" \
       "ofport_request=$((2 * i + 1))"
-    if ((${#VHOST_SOCKETS[@]} > 0)); then
-      vhu="vhu${i}"
-      vsctl --may-exist add-port "$BRIDGE" "$vhu" -- set Interface "$vhu" type=dpdkvhostuserclient \
-        "options:vhost-server-path=\"${VHOST_SOCKETS[$i]}\"" "ofport_request=$((2 * i + 2))"
-    fi
   done
-  for i in "${!NIC_PORTS[@]}"; do
-    wait_for "port nic${i}" iface_ok "nic${i}"
-    ((${#VHOST_SOCKETS[@]} == 0)) || wait_for "port vhu${i}" iface_ok "vhu${i}"
+  for i in "${!VHOST_SOCKETS[@]}"; do
+    vhu="vhu${i}"
+    vsctl --may-exist add-port "$BRIDGE" "$vhu" -- set Interface "$vhu" type=dpdkvhostuserclient \
+      "options:vhost-server-path=\"${VHOST_SOCKETS[$i]}\"" "ofport_request=$((2 * i + 2))"
   done
+  for i in "${!NIC_PORTS[@]}"; do wait_for "port nic${i}" iface_ok "nic${i}"; done
+  for i in "${!VHOST_SOCKETS[@]}"; do wait_for "port vhu${i}" iface_ok "vhu${i}"; done
   ovs-ofctl del-flows "$BRIDGE"
   local flows
   flows="$(flow_rules "${#NIC_PORTS[@]}" "${#VHOST_SOCKETS[@]}")"

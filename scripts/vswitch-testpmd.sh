@@ -5,7 +5,9 @@
 #   port 2 net_vhost1 (VM NIC 1)                                <-> port 3 net_af_packet1 (toward the TG)
 #
 # testpmd's --port-topology=paired forwards 0<->1 and 2<->3, so the vdevs are declared in that
-# order. The vhost ports are clients (client=1; DPDK reconnects by itself), so the vswitch can start
+# order. Several VMs make a chain (CSIT's 4vhost-2vm, 8vhost-4vm): the sockets come two per VM in
+# VM order, and declaring af0, vhost0 .. vhost(2n-1), af1 pairs VM k's second NIC with VM k+1's
+# first one (2 VMs: 0 af0<->1 vm1 nic0, 2 vm1 nic1<->3 vm2 nic0, 4 vm2 nic1<->5 af1). The vhost ports are clients (client=1; DPDK reconnects by itself), so the vswitch can start
 # before QEMU creates the server sockets. VSWITCH_VHOST_SOCKETS=none gives a VM-less smoke setup:
 # af0 <-> af1 only.
 #
@@ -33,6 +35,7 @@
 #   VSWITCH_MAIN_CORE [0]  VSWITCH_WORKER_CORES [1]  (comma list: one forwarding lcore each)
 #   VSWITCH_AF_IFACES [vpl-sw0,vpl-sw1]
 #   VSWITCH_VHOST_SOCKETS [$LAB_RUN_DIR/vm1-vhu0.sock,$LAB_RUN_DIR/vm1-vhu1.sock] | none
+#                  (two per VM, VM order: the chain's order)
 #   VSWITCH_VHOST_QUEUES [1]  VSWITCH_MEM_MB [512]  VSWITCH_HUGE [1] (0: --no-huge, anonymous memory)
 #   VSWITCH_MBUFS [16384]  VSWITCH_RXD [1024]  VSWITCH_TXD [1024]  VSWITCH_BURST [32]
 #   VSWITCH_FWD_MODE [io]  VSWITCH_STATS_PERIOD [60]  VSWITCH_MAX_FRAME [1518] (bytes incl. FCS)
@@ -133,7 +136,9 @@ validate() {
     VHOST_SOCKETS=()
   else
     IFS=',' read -r -a VHOST_SOCKETS <<<"$VHOST_SOCKETS_CSV"
-    ((${#VHOST_SOCKETS[@]} == 2)) || die "VSWITCH_VHOST_SOCKETS needs two socket paths (or 'none')"
+    local n=${#VHOST_SOCKETS[@]}
+    ((n >= 2 && n % 2 == 0 && n <= 64)) ||
+      die "VSWITCH_VHOST_SOCKETS needs two socket paths per VM (2, 4, ... 64), got ${n} (or 'none')"
     local s
     for s in "${VHOST_SOCKETS[@]}"; do
       [[ "$s" == /* && "$s" != *,* ]] || die "vhost socket path must be absolute without commas: '$s'"
@@ -269,14 +274,15 @@ status_json() {
   else
     pid=null
   fi
-  local mode=vhost socks=""
+  local mode=vhost socks="" s p pairs=""
   if ((${#VHOST_SOCKETS[@]} == 0)); then
     mode=afpacket-only
   else
-    socks="$(json_str "${VHOST_SOCKETS[0]}"),$(json_str "${VHOST_SOCKETS[1]}")"
+    for s in "${VHOST_SOCKETS[@]}"; do socks+="${socks:+,}$(json_str "$s")"; done
   fi
-  local pairs='[[0,1],[2,3]]'
-  [[ "$mode" == vhost ]] || pairs='[[0,1]]'
+  # paired topology: (0,1), (2,3), ... over all ports in declaration order
+  for ((p = 0; p < $(expected_ports); p += 2)); do pairs+="${pairs:+,}[$p,$((p + 1))]"; done
+  pairs="[${pairs}]"
   printf '{"action":%s,"prefix":%s,"running":%s,"pid":%s,"mainCore":%s,"workerCores":[%s],' \
     "$(json_str "$action")" "$(json_str "$PREFIX")" "$running" "$pid" "$MAIN_CORE" "$WORKER_CORES"
   printf '"workers":%s,"workerTids":[%s],"mode":%s,"portTopology":"paired","pairs":%s,"afIfaces":[%s,%s],"vhostSockets":[%s],' \
@@ -348,10 +354,10 @@ build_args() {
     ARGS+=(--no-huge -m "$MEM_MB")
   fi
   ARGS+=(--vdev "net_af_packet0,iface=${AF_IFACES[0]},${afopts}")
-  if ((${#VHOST_SOCKETS[@]} == 2)); then
-    ARGS+=(--vdev "net_vhost0,iface=${VHOST_SOCKETS[0]},queues=${VHOST_QUEUES},client=1")
-    ARGS+=(--vdev "net_vhost1,iface=${VHOST_SOCKETS[1]},queues=${VHOST_QUEUES},client=1")
-  fi
+  local i
+  for i in "${!VHOST_SOCKETS[@]}"; do
+    ARGS+=(--vdev "net_vhost${i},iface=${VHOST_SOCKETS[$i]},queues=${VHOST_QUEUES},client=1")
+  done
   ARGS+=(--vdev "net_af_packet1,iface=${AF_IFACES[1]},${afopts}")
   ARGS+=(-- "--nb-cores=${#WORKERS[@]}" "--forward-mode=${FWD_MODE}" --port-topology=paired
     "--total-num-mbufs=${MBUFS}" "--rxd=${RXD}" "--txd=${TXD}" "--burst=${BURST}"
@@ -387,8 +393,8 @@ undo_start() {
   note "removed the pidfile, ${CLEANED_HUGEFILES} hugepage file(s) and the runtime dir of prefix ${PREFIX}"
 }
 
-# the ports testpmd forwards on: 4 (af_packet, vhost, vhost, af_packet) or 2 (af_packet only)
-expected_ports() { if ((${#VHOST_SOCKETS[@]} == 2)); then echo 4; else echo 2; fi; }
+# the ports testpmd forwards on: the two af_packet ports and every vhost port (4 for one VM)
+expected_ports() { echo $((2 + ${#VHOST_SOCKETS[@]})); }
 
 start() {
   local pid

@@ -4,10 +4,12 @@
 // mounts, lab files).
 //
 // Runs when VPL_E2E=1 (scripts/test.sh, i.e. `npm test` and CI, sets it unless VPL_E2E=0). The
-// same checks run per stack, one after the other: `local` (testpmd), `local-ovs` (OVS-DPDK) and
-// `local-jumbo` (testpmd, veth MTU 9000, frames up to 9000 B, each checked to arrive whole);
+// same checks run per stack, one after the other: `local` (testpmd), `local-ovs` (OVS-DPDK),
+// `local-jumbo` (testpmd, veth MTU 9000, frames up to 9000 B, each checked to arrive whole),
+// `local-chain` (testpmd, two VMs chained: both directions must cross both VMs) and
+// `local-vring` (two vring sizes, the VM switched between them, each cell's size proven);
 // VPL_E2E_STACKS=local (a comma list) runs fewer. Each uses its stack of the file backend and
-// refuses to touch one that already has resources. local-ovs skips the second, idempotent `up`
+// refuses to touch one that already has resources. local-ovs/-chain skip the second, idempotent `up`
 // (the `local` run covers that machinery) to keep CI short.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -41,6 +43,8 @@ interface E2eStack {
   secondUp: boolean;
   policies: string[];
   wholeFrames: boolean;
+  /** VMs per DUT: with testpmd, every port of the chain (af0, vhost0.., af1) must carry traffic */
+  vms: number;
   /** several vring sizes in the matrix: each must have cells, each cell its negotiated size proven */
   vringSizes?: number[];
 }
@@ -52,6 +56,7 @@ const STACKS: E2eStack[] = [
     secondUp: true,
     policies: ["cfs", "cfsrr1"],
     wholeFrames: false,
+    vms: 1,
   },
   {
     stack: "local-ovs",
@@ -60,6 +65,7 @@ const STACKS: E2eStack[] = [
     secondUp: false,
     policies: ["cfs", "cfsrr1"],
     wholeFrames: false,
+    vms: 1,
   },
   // 64 B, 1518 B, IMIX and 9000 B frames through veths of MTU 9000 (issue 14)
   {
@@ -69,6 +75,17 @@ const STACKS: E2eStack[] = [
     secondUp: false,
     policies: ["cfs"],
     wholeFrames: true,
+    vms: 1,
+  },
+  // two VMs in a chain (Pulumi.local-chain.yaml): both directions must cross VM1 and VM2
+  {
+    stack: "local-chain",
+    tgHost: "genchain",
+    vswitch: "testpmd",
+    secondUp: false,
+    policies: ["cfs", "cfsrr1"],
+    wholeFrames: false,
+    vms: 2,
   },
   // two vring sizes: the runner switches the VM between them; the second up shows the VM is back
   // at the deployed size and owned by its step (drift probe)
@@ -79,6 +96,7 @@ const STACKS: E2eStack[] = [
     secondUp: true,
     policies: ["cfs", "cfsrr1"],
     wholeFrames: false,
+    vms: 1,
     vringSizes: [1024, 256],
   },
 ];
@@ -121,6 +139,7 @@ function expectedRxBytes(frameBytes: number | "IMIX_v4_1"): number {
   return (frameBytes === "IMIX_v4_1" ? (28 * 64 + 16 * 570 + 4 * 1518) / 48 : frameBytes) - 4;
 }
 
+/** testpmd stacks: the VM count whose chain's per-port counters are checked */
 async function e2e({
   stack: stackName,
   tgHost,
@@ -128,7 +147,10 @@ async function e2e({
   policies,
   wholeFrames,
   vringSizes,
+  vswitch,
+  vms,
 }: E2eStack): Promise<void> {
+  const testpmdVms = vswitch === "testpmd" ? vms : undefined;
   {
     const stack = await LocalWorkspace.selectStack(
       { stackName, workDir: repoRoot() },
@@ -221,6 +243,7 @@ async function e2e({
         policy: string;
         directions: number;
         frameBytes: number | "IMIX_v4_1";
+        vswitchPorts?: { id: number; name: string; rx: number; tx: number }[];
         mrr?: {
           testName: string;
           trials: {
@@ -261,6 +284,23 @@ async function e2e({
             cell.mrr.trials.some((t) => (t.directions?.find((x) => x.txPort === d)?.received ?? 0) > 0),
             `${cell.mrr.testName}: nothing received in direction ${d}`,
           );
+        }
+        if (testpmdVms !== undefined) {
+          // testpmd's ports in declaration order: af0, vhost0 .. vhost(2n-1), af1; traffic crossed
+          // every VM of the chain both ways when every port received and sent
+          const ports = cell.vswitchPorts ?? [];
+          assert.deepEqual(
+            ports.map((p) => p.name),
+            [
+              "net_af_packet0",
+              ...Array.from({ length: 2 * testpmdVms }, (_, i) => `net_vhost${i}`),
+              "net_af_packet1",
+            ],
+            `${cell.mrr.testName}: testpmd's ports`,
+          );
+          for (const p of ports) {
+            assert.ok(p.rx > 0 && p.tx > 0, `${cell.mrr.testName}: ${p.name} rx ${p.rx} tx ${p.tx}`);
+          }
         }
       }
 

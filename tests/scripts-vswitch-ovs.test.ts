@@ -96,7 +96,15 @@ test("refusals name the bad input and change nothing", () => {
     [{ VSWITCH_BRIDGE: "abcdefghijklmnop" }, /bad VSWITCH_BRIDGE/],
     [{ VSWITCH_NIC_PORTS: "eth0" }, /bad NIC port 'eth0'/],
     [{ VSWITCH_NIC_PORTS: "pci:0000:00:1f.9" }, /bad NIC port/],
-    [{ VSWITCH_VHOST_SOCKETS: "/run/a.sock" }, /one socket per NIC port \(2\)/],
+    [{ VSWITCH_VHOST_SOCKETS: "/run/a.sock" }, /two sockets per VM .* got 1/],
+    [{ VSWITCH_VHOST_SOCKETS: "/run/a.sock,/run/b.sock,/run/c.sock" }, /two sockets per VM .* got 3/],
+    [
+      {
+        VSWITCH_NIC_PORTS: "af_packet:ovx0,af_packet:ovx1,af_packet:ovx2",
+        VSWITCH_VHOST_SOCKETS: "/run/a.sock",
+      },
+      /one socket per NIC port \(3\)/,
+    ],
     [{ VSWITCH_WORKER_CORES: "0" }, /worker core 0 is also the main core/],
     [{ VSWITCH_RUN_DIR: "/run/../etc" }, /bad VSWITCH_RUN_DIR/],
   ];
@@ -183,3 +191,43 @@ test("a start that fails half-way undoes itself: ovsdb-server stopped, run dir r
   assert.deepEqual(daemonsOn(runDir), [], "ovsdb-server was left running");
   assert.equal(existsSync(runDir), false, "the run dir was left");
 });
+
+test(
+  "a chain of 2 VMs (4 sockets, nobody serving them): vhost ports vhu0..3, flows nic0-vhu0, vhu1-vhu2, vhu3-nic1",
+  { skip },
+  () => {
+    const { env, runDir } = setup();
+    const socks = [1, 2].flatMap((vm) => [0, 1].map((n) => join(runDir, "..", `vm${vm}-vhu${n}.sock`)));
+    const up = run({ ...env, VSWITCH_VHOST_SOCKETS: socks.join(",") }, "start");
+    assert.equal(up.code, 0, up.err);
+    const rows = (up.json["interfaces"] as { data: unknown[][] }).data.map((r) => [r[0], r[1], r[2]]);
+    assert.deepEqual(rows.filter((r) => r[1] === "dpdk" || r[1] === "dpdkvhostuserclient").sort(), [
+      ["nic0", "dpdk", 1],
+      ["nic1", "dpdk", 3],
+      ["vhu0", "dpdkvhostuserclient", 2],
+      ["vhu1", "dpdkvhostuserclient", 4],
+      ["vhu2", "dpdkvhostuserclient", 6],
+      ["vhu3", "dpdkvhostuserclient", 8],
+    ]);
+    const flows = spawnSync("ovs-ofctl", ["dump-flows", env.VSWITCH_BRIDGE, "--no-stats"], {
+      env: { PATH, OVS_RUNDIR: runDir },
+      encoding: "utf8",
+    });
+    // port0 -> vm1 nic0 | vm1 nic1 -> vm2 nic0 | vm2 nic1 -> port1, and back
+    const pair = (a: number, b: number): string[] => [
+      `in_port=${a} actions=output:${b}`,
+      `in_port=${b} actions=output:${a}`,
+    ];
+    assert.deepEqual(
+      flows.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith("in_port"))
+        .sort(),
+      [...pair(1, 2), ...pair(4, 6), ...pair(8, 3)].sort(),
+    );
+    const down = run(env, "stop");
+    assert.equal(down.code, 0, down.err);
+    assert.deepEqual(daemonsOn(runDir), []);
+  },
+);

@@ -457,3 +457,39 @@ test("stop: a VPP that ignores TERM is killed after the grace", { skip }, () => 
   assert.match(s.stderr, /still running after 2s: KILL/);
   assert.equal(alive(r.pid as number), false);
 });
+
+test(
+  "start with a chain of 2 VMs (4 sockets): port0 -> vm1 -> vm2 -> port1 cross-connected both ways",
+  { skip },
+  () => {
+    const l = lab();
+    installed(l);
+    const sockets = ["/run/vpp/sock-1-1", "/run/vpp/sock-1-2", "/run/vpp/sock-2-1", "/run/vpp/sock-2-2"];
+    const wiring = wiringScript(
+      vppWiring({
+        nicNames: ["port0", "port1"],
+        sockets,
+        nicRxQueues: 1,
+        vhostQueues: 1,
+        workers: 1,
+        mode: "l2xc",
+      }),
+    );
+    json(run(VS, "start", l.env({ VPP_WIRING_B64: Buffer.from(wiring).toString("base64") })));
+    const log = l.vppctlLog();
+    assert.deepEqual(
+      log.filter((c) => c.startsWith("create vhost-user")),
+      sockets.map((s) => `create vhost-user socket ${s}`),
+    );
+    const ve = (k: number): string => `VirtualEthernet0/0/${k}`;
+    const xc = (a: string, b: string): string[] => [
+      `set interface l2 xconnect ${a} ${b}`,
+      `set interface l2 xconnect ${b} ${a}`,
+    ];
+    assert.deepEqual(
+      log.filter((c) => c.includes("l2 xconnect")),
+      [...xc("port0", ve(0)), ...xc(ve(1), ve(2)), ...xc(ve(3), "port1")],
+    );
+    json(run(VS, "stop", l.env()));
+  },
+);

@@ -216,3 +216,50 @@ test(
     assertUndone(l);
   },
 );
+
+test(
+  "vswitch-testpmd.sh: a chain of 2 VMs (4 sockets) and 4 VMs (8 sockets): vdevs af0, vhost0..n, af1, paired",
+  { skip },
+  () => {
+    for (const vms of [2, 4]) {
+      const l = lab();
+      const socks = Array.from({ length: 2 * vms }, (_, i) =>
+        join(l.dir, `vm${(i >> 1) + 1}-vhu${i % 2}.sock`),
+      );
+      const env = { ...l.env, VSWITCH_VHOST_SOCKETS: socks.join(","), VSWITCH_KEEP_LOG: "1" };
+      const up = vsw("start", env);
+      assert.equal(up.status, 0, up.stderr);
+      const ports = 2 + 2 * vms;
+      // paired: (0,1) af0 <-> vm1 nic0, (2,3) vm1 nic1 <-> vm2 nic0, ..., (ports-2, ports-1) vmN nic1 <-> af1
+      assert.deepEqual(
+        up.json.pairs,
+        Array.from({ length: ports / 2 }, (_, k) => [2 * k, 2 * k + 1]),
+      );
+      assert.deepEqual(up.json.vhostSockets, socks);
+      // testpmd's own view: the ports in declaration order and the forwarding it set up
+      const log = readFileSync(join(l.env.LAB_RUN_DIR!, l.prefix, "testpmd.log"), "utf8");
+      assert.match(log, new RegExp(`packet forwarding - ports=${ports}\\b`));
+      // the launched command line as the script records it (printf %q: commas escaped)
+      const cmdline = readFileSync(join(l.env.LAB_RUN_DIR!, l.prefix, "cmdline"), "utf8").replace(
+        /\\,/g,
+        ",",
+      );
+      const vdevs = [...cmdline.matchAll(/--vdev (net_[a-z_]+\d+),iface=([^,]+)/g)].map((m) => [m[1], m[2]]);
+      assert.deepEqual(vdevs, [
+        ["net_af_packet0", l.env.VSWITCH_AF_IFACES!.split(",")[0]],
+        ...socks.map((s, i) => [`net_vhost${i}`, s]),
+        ["net_af_packet1", l.env.VSWITCH_AF_IFACES!.split(",")[1]],
+      ]);
+      for (let p = 0; p < ports; p += 2) {
+        assert.match(log, new RegExp(`RX P=${p}/Q=0 \\(socket \\d+\\) -> TX P=${p + 1}/Q=0`));
+        assert.match(log, new RegExp(`RX P=${p + 1}/Q=0 \\(socket \\d+\\) -> TX P=${p}/Q=0`));
+      }
+      assert.equal(vsw("stop", env).status, 0);
+    }
+    // an odd socket count is no chain
+    const l = lab();
+    const bad = vsw("start", { ...l.env, VSWITCH_VHOST_SOCKETS: "/run/a.sock,/run/b.sock,/run/c.sock" });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /two socket paths per VM \(2, 4, \.\.\. 64\), got 3/);
+  },
+);

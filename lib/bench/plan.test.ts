@@ -56,6 +56,26 @@ describe("test names", () => {
     );
   });
 
+  it("names VM chains as CSIT does (2vhost-1vm, 4vhost-2vm, 8vhost-4vm): one thread selector per VM", () => {
+    // CSIT: tests/vpp/perf/vm_vhost/*-eth-l2xcbase-eth-4vhostvr1024-2vm-{mrr,ndrpdr}.robot
+    const want = { 1: "2vhostvr1024-1vm", 2: "4vhostvr1024-2vm", 4: "8vhostvr1024-4vm" };
+    for (const [n, tag] of Object.entries(want)) {
+      const vms = Array.from({ length: Number(n) }, (_, i) => ({
+        pidFile: `/run/vhost-perf-lab/vm${i + 1}.pid`,
+      }));
+      const base = minimalPlan();
+      const plan = parsePlan({ ...base, dut: { ...(base["dut"] as object), vms } });
+      assert.deepEqual(
+        plan.dut.vms.map((v) => v.label),
+        vms.map((_, i) => `vm${i + 1}`),
+      );
+      assert.equal(
+        testName({ frame: 64, vringSize: 1024, policy: "cfsrr1" }, "ndrpdr", plan.naming),
+        `64b-1c-eth-l2xcbase-eth-${tag}-cfsrr1-ndrpdr`,
+      );
+    }
+  });
+
   it("expands a matrix in frame, vring, policy order", () => {
     const cells = expandMatrix({
       frames: [64, 1518],

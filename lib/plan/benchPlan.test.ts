@@ -6,10 +6,10 @@ import { parsePlan, testName } from "../bench/plan";
 import { benchPlan, PlanBuildError, type DeployedDut } from "./benchPlan";
 import { repoRoot } from "../../tests/support/repo";
 
-function localLab(): Lab {
-  const loaded = loadStackFile(path.join(repoRoot(), "Pulumi.local.yaml"));
+function localLab(file = "Pulumi.local.yaml"): Lab {
+  const loaded = loadStackFile(path.join(repoRoot(), file));
   assert.deepEqual(loaded.errors, []);
-  const r = parseLab(loaded.config, "Pulumi.local.yaml");
+  const r = parseLab(loaded.config, file);
   if (!r.ok) assert.fail(JSON.stringify(r.errors));
   return r.lab;
 }
@@ -156,4 +156,31 @@ test("benchPlan: a host key that is missing, a fingerprint or a known_hosts line
         /ssh-keyscan -t ed25519 -p 2022 127\.0\.0\.1/.test(e.message),
     );
   }
+});
+
+test("benchPlan: the 2-VM chain (Pulumi.local-chain.yaml): a thread selector per VM, CSIT's 4vhost-2vm names", () => {
+  const lab = localLab("Pulumi.local-chain.yaml");
+  const d = { ...deployed(lab), stack: "local-chain", vmPids: [200, 300] };
+  const plan = parsePlan(JSON.parse(JSON.stringify(benchPlan(lab, d))));
+  // cfsrr1 makes every VM's vCPU threads SCHED_RR: one selector per QEMU, on the plan's CPUs
+  assert.deepEqual(
+    plan.dut.vms.map((v) => [v.label, v.pid]),
+    [
+      ["vm1", 200],
+      ["vm2", 300],
+    ],
+  );
+  const runnerNames = plan.cells.flatMap((c) => c.tests.map((t) => testName(c, t, plan.naming))).sort();
+  assert.deepEqual(
+    runnerNames,
+    expandMatrix(lab)
+      .map((c) => c.name)
+      .sort(),
+  );
+  assert.deepEqual(runnerNames, [
+    "64b-1c-eth-l2xcbase-eth-4vhostvr1024-2vm-cfsrr1-mrr",
+    "64b-1c-eth-l2xcbase-eth-4vhostvr1024-2vm-cfsrr1-ndrpdr",
+    "64b-1c-eth-l2xcbase-eth-4vhostvr1024-2vm-mrr",
+    "64b-1c-eth-l2xcbase-eth-4vhostvr1024-2vm-ndrpdr",
+  ]);
 });

@@ -45,18 +45,26 @@ nic_devargs() { # spec [index]
   esac
 }
 
-# OpenFlow rules of the l2 cross-connect: NIC i has ofport 2i+1, vhost i 2i+2; each pair both
-# ways. Without vhost ports: NIC 0 <-> NIC 1 (a VM-less smoke setup).
+# OpenFlow rules of the l2 cross-connect: NIC i has ofport 2i+1, vhost j 2j+2; each pair both
+# ways. Without vhost ports: NIC 0 <-> NIC 1 (a VM-less smoke setup). Two NIC ports and 2n vhost
+# ports (n VMs, two sockets each, VM order): a chain, NIC 0 <-> vhost 0, vhost 2k-1 <-> vhost 2k
+# (VM k's second NIC to VM k+1's first), vhost 2n-1 <-> NIC 1. Otherwise NIC i <-> vhost i.
+flow_pair() { # ofport-a ofport-b
+  printf 'in_port=%d,actions=output:%d\nin_port=%d,actions=output:%d\n' "$1" "$2" "$2" "$1"
+}
 flow_rules() { # nic-count vhost-count
   local i
   if (($2 == 0)); then
-    printf 'in_port=1,actions=output:3\nin_port=3,actions=output:1\n'
+    flow_pair 1 3
     return 0
   fi
-  for ((i = 0; i < $1; i++)); do
-    printf 'in_port=%d,actions=output:%d\n' $((2 * i + 1)) $((2 * i + 2))
-    printf 'in_port=%d,actions=output:%d\n' $((2 * i + 2)) $((2 * i + 1))
-  done
+  if (($1 == 2)); then
+    flow_pair 1 2
+    for ((i = 1; i + 1 < $2; i += 2)); do flow_pair $((2 * i + 2)) $((2 * i + 4)); done
+    flow_pair $((2 * $2)) 3
+    return 0
+  fi
+  for ((i = 0; i < $1; i++)); do flow_pair $((2 * i + 1)) $((2 * i + 2)); done
 }
 
 # The PMD threads of ovs-vswitchd (comm pmd-c<core>/id:<n>): tid, name, allowed CPUs.

@@ -23,9 +23,12 @@ export class OvsVswitch extends pulumi.ComponentResource implements VswitchDeplo
         `vhost-perf-lab:hosts[].nics: the OVS-DPDK vswitch needs NIC ports, found none`,
       );
     }
-    if (args.vhostSockets.length > 0 && args.vhostSockets.length !== args.nicPorts.length) {
+    // two NIC ports: any number of VMs, chained (scripts/lib/ovs-common.sh flow_rules);
+    // otherwise NIC port i <-> vhost socket i
+    const chain = args.nicPorts.length === 2 && args.vhostSockets.length % 2 === 0;
+    if (args.vhostSockets.length > 0 && !chain && args.vhostSockets.length !== args.nicPorts.length) {
       throw new pulumi.RunError(
-        `vhost-perf-lab:vms: OVS-DPDK cross-connects NIC port i with vhost socket i: ${args.nicPorts.length} NIC port(s), ${args.vhostSockets.length} socket(s); fix: one VM (two sockets) per two NIC ports`,
+        `vhost-perf-lab:vms: OVS-DPDK chains the VMs between two NIC ports, or cross-connects NIC port i with vhost socket i: ${args.nicPorts.length} NIC port(s), ${args.vhostSockets.length} socket(s); fix: two NIC ports, or one VM (two sockets) per two NIC ports`,
       );
     }
     const names = ovsNames(pulumi.getStack(), name);
