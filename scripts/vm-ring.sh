@@ -88,7 +88,8 @@ if [ "$now" = "$size" ] && [ -s "$VM_PIDFILE" ] && kill -0 "$(tr -dc '0-9' <"$VM
 fi
 say "$VM_NAME: vring size ${now:-?} -> $size: restarting the VM"
 # every size's argv names the same sockets and files: any of them tells stop what to remove
-VM_ARGV_B64=$argv VM_KEEP_CTL=1 VM_KEEP_LOGS=0 bash "$kit/vm.sh" stop >/dev/null
+# (no guest agent: the guest's testpmd goes with the VM, a polite stop would only add seconds)
+VM_ARGV_B64=$argv VM_KEEP_CTL=1 VM_KEEP_LOGS=0 QGA_PY="" bash "$kit/vm.sh" stop >/dev/null
 out=$(VM_ARGV_B64=$argv VM_RING_SIZE=$size bash "$kit/vm.sh" start) || die "$VM_NAME did not start with vring size $size (vm.sh undid the start: the VM is stopped; the next pulumi up starts it at $VM_RING_SIZE)"
 pid=$(tr -dc '0-9' <"$VM_PIDFILE")
 if [ -n "${VM_PIN_CPUS:-}" ]; then

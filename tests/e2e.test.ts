@@ -67,7 +67,7 @@ const STACKS: E2eStack[] = [
     wholeFrames: false,
     vms: 1,
   },
-  // 64 B, 1518 B, IMIX and 9000 B frames through veths of MTU 9000 (issue 14)
+  // 1518 B, IMIX and 9000 B frames through veths of MTU 9000 (issue 14)
   {
     stack: "local-jumbo",
     tgHost: "genjumbo",
