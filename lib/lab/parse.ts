@@ -8,6 +8,7 @@ import {
   HOST_KEYS,
   HUGEPAGES_KEYS,
   IMAGE_KEYS,
+  IMAGE_SOURCE_KEYS,
   KEY_FILE_KEYS,
   LAB_KEYS,
   MATRIX_KEYS,
@@ -15,6 +16,7 @@ import {
   NDRPDR_KEYS,
   NIC_KEYS,
   QEMU_KEYS,
+  QEMU_SOURCE_KEYS,
   REBOOT_KEYS,
   SSH_KEYS,
   TARBALL_KEYS,
@@ -27,6 +29,7 @@ import {
   VPP_INSTALL_KEYS,
   VSWITCH_KEYS,
   VSWITCH_OPTION_KEYS,
+  WORKLOAD_KEYS,
 } from "./shape";
 import { crossCheck } from "./checks";
 import {
@@ -672,13 +675,7 @@ function parseQemuSource(ctx: Ctx, path: string, v: unknown, def: QemuSource | u
     );
     return { kind: "tarball", url: "", sha256: "" };
   }
-  const r = readKinded(
-    ctx,
-    path,
-    v,
-    { tarball: ["url", "sha256"], debian: ["package", "suite", "version"], local: ["path", "sha256"] },
-    "QEMU source",
-  );
+  const r = readKinded(ctx, path, v, QEMU_SOURCE_KEYS, "QEMU source");
   if (!r) return { kind: "tarball", url: "", sha256: "" };
   const { m } = r;
   switch (r.kind) {
@@ -795,13 +792,7 @@ function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults, stack: string): Qem
 
 function parseImageSource(ctx: Ctx, path: string, v: unknown): ImageSource {
   if (missing(v)) return { kind: "build", suite: "bookworm" };
-  const r = readKinded(
-    ctx,
-    path,
-    v,
-    { build: ["suite"], url: ["url", "sha256"], local: ["path", "sha256"] },
-    "image source",
-  );
+  const r = readKinded(ctx, path, v, IMAGE_SOURCE_KEYS, "image source");
   if (!r) return { kind: "build", suite: "bookworm" };
   const { m } = r;
   switch (r.kind) {
@@ -1139,11 +1130,7 @@ function parseWorkload(ctx: Ctx, path: string, v: unknown, d: ProfileDefaults): 
   const t = d.testpmd;
   if (missing(v))
     return { kind: "testpmd", forwardMode: t.forwardMode, burst: t.burst, rxd: t.rxd, txd: t.txd };
-  const keysFor: Record<"testpmd" | "l3fwd", readonly string[]> = {
-    testpmd: ["forwardMode", "burst", "rxd", "txd"],
-    l3fwd: [],
-  };
-  const r = readKinded<"testpmd" | "l3fwd">(ctx, path, v, keysFor, "guest workload", "testpmd");
+  const r = readKinded<"testpmd" | "l3fwd">(ctx, path, v, WORKLOAD_KEYS, "guest workload", "testpmd");
   if (!r || r.kind === "l3fwd") return r ? { kind: "l3fwd" } : { kind: "testpmd", ...t };
   const { m } = r;
   return {

@@ -76,3 +76,16 @@ export const NDRPDR_KEYS = [
   "minLoadPps",
   "maxLoadPps",
 ] as const;
+
+/** Maps with a `kind` and that kind's keys (readKinded in parse.ts). */
+export const QEMU_SOURCE_KEYS = {
+  tarball: ["url", "sha256"],
+  debian: ["package", "suite", "version"],
+  local: ["path", "sha256"],
+} as const;
+export const IMAGE_SOURCE_KEYS = {
+  build: ["suite"],
+  url: ["url", "sha256"],
+  local: ["path", "sha256"],
+} as const;
+export const WORKLOAD_KEYS = { testpmd: ["forwardMode", "burst", "rxd", "txd"], l3fwd: [] } as const;

@@ -53,9 +53,9 @@ const secure: Schema = {
 /** A secret or a file reference ({file: path}). */
 const secretOrFile: Schema = { anyOf: [secure, map(S.KEY_FILE_KEYS)] };
 /** A map with `kind` among these and each kind's keys (the per-kind rule stays in lib/lab). */
-function kinded(keysFor: Record<string, readonly string[]>): Schema {
+function kinded(keysFor: Record<string, readonly string[]>, withKind = false): Schema {
   const all = [...new Set(["kind", ...Object.values(keysFor).flat()])];
-  return map(all);
+  return map(all, withKind ? { kind: oneOf(Object.keys(keysFor)) } : {});
 }
 
 const hugepages = map(S.HUGEPAGES_KEYS, { size: oneOf(HUGEPAGE_SIZES), count: { type: "integer" } });
@@ -80,8 +80,13 @@ const sections: Record<(typeof S.TOP_KEYS)[number], Schema> = {
     apply: list(oneOf(TUNINGS)),
     reboot: map(S.REBOOT_KEYS, { allowed: { type: "boolean" } }),
   }),
-  qemu: map(S.QEMU_KEYS, { accel: oneOf(ACCELS), configureFlags: { type: "array" } }),
+  qemu: map(S.QEMU_KEYS, {
+    accel: oneOf(ACCELS),
+    configureFlags: { type: "array" },
+    source: kinded(S.QEMU_SOURCE_KEYS, true),
+  }),
   image: map(S.IMAGE_KEYS, {
+    source: kinded(S.IMAGE_SOURCE_KEYS, true),
     user: map(S.GUEST_USER_KEYS, { password: { anyOf: [secure, { type: "string" }] } }),
     requirements: list(oneOf(IMAGE_REQUIREMENTS)),
   }),
@@ -90,7 +95,11 @@ const sections: Record<(typeof S.TOP_KEYS)[number], Schema> = {
     memoryMiB: { type: "integer" },
     options: kinded(S.VSWITCH_OPTION_KEYS),
   }),
-  vms: map(S.VMS_KEYS, { count: { type: "integer" }, guestHugepages: hugepages }),
+  vms: map(S.VMS_KEYS, {
+    count: { type: "integer" },
+    guestHugepages: hugepages,
+    workload: kinded(S.WORKLOAD_KEYS, true),
+  }),
   tg: map(S.TG_KEYS, {
     kind: oneOf(TG_KINDS),
     host: { type: "string" },

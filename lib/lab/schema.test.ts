@@ -10,11 +10,11 @@ import { describe, it } from "node:test";
 import Ajv from "ajv";
 import fc from "fast-check";
 import { parse } from "yaml";
-import { NAMESPACE } from "../errors";
-import { parseLab } from "../parse";
-import { TOP_KEYS } from "../shape";
-import { csitConfig, localConfig, repoRoot } from "../testutil";
-import { schemaText, stackSchema, type Schema } from "./generate";
+import { NAMESPACE } from "./errors";
+import { parseLab } from "./parse";
+import { TOP_KEYS } from "./shape";
+import { csitConfig, localConfig, repoRoot } from "./testutil";
+import { schemaText, stackSchema, type Schema } from "./schema/generate";
 
 const root = repoRoot();
 const validate = new Ajv({ allErrors: true, strict: true }).compile(stackSchema());
