@@ -2,6 +2,35 @@
  * parseLab: untyped stack config -> Lab, every default filled in, every problem reported.
  * Structure and per-field rules live here; rules that relate several fields are in checks.ts.
  */
+import {
+  CPU_KEYS,
+  GUEST_USER_KEYS,
+  HOST_KEYS,
+  HUGEPAGES_KEYS,
+  IMAGE_KEYS,
+  IMAGE_SOURCE_KEYS,
+  KEY_FILE_KEYS,
+  LAB_KEYS,
+  MATRIX_KEYS,
+  MRR_KEYS,
+  NDRPDR_KEYS,
+  NIC_KEYS,
+  QEMU_KEYS,
+  QEMU_SOURCE_KEYS,
+  REBOOT_KEYS,
+  SSH_KEYS,
+  TARBALL_KEYS,
+  TG_KEYS,
+  TG_OPTION_KEYS,
+  TOP_KEYS,
+  TUNING_KEYS,
+  VETH_KEYS,
+  VMS_KEYS,
+  VPP_INSTALL_KEYS,
+  VSWITCH_KEYS,
+  VSWITCH_OPTION_KEYS,
+  WORKLOAD_KEYS,
+} from "./shape";
 import { crossCheck } from "./checks";
 import {
   DEFAULT_GUEST_USER,
@@ -82,17 +111,7 @@ import {
   Workload,
 } from "./types";
 
-export const TOP_KEYS = [
-  "lab",
-  "hosts",
-  "tuning",
-  "qemu",
-  "image",
-  "vswitch",
-  "vms",
-  "tg",
-  "matrix",
-] as const;
+export { TOP_KEYS };
 
 export type ParseResult = { ok: true; lab: Lab } | { ok: false; errors: LabError[] };
 
@@ -137,7 +156,7 @@ export function parseLab(
 function build(ctx: Ctx, config: unknown, source: string): Lab | undefined {
   const stack = stackName(ctx, source);
   const top = topLevel(ctx, config);
-  const meta = readMap(ctx, "lab", top.lab, ["name", "profile"], "lab");
+  const meta = readMap(ctx, "lab", top.lab, LAB_KEYS, "lab");
   let profile: Profile = choice(ctx, "lab.profile", meta?.profile, PROFILES, "csit", "a lab profile");
   if (ctx.failedAt("lab") || ctx.failed("lab.profile")) {
     // a near miss ("locl") is reported and then taken as meant, so the rest is still checked
@@ -242,8 +261,6 @@ function topLevel(ctx: Ctx, config: unknown): Record<string, unknown> {
 
 // ---------------------------------------------------------------- hosts
 
-const HOST_KEYS = ["name", "roles", "ssh", "numaNode", "cpus", "hugepages", "nics"];
-
 function parseHost(ctx: Ctx, path: string, v: unknown): Host {
   const m = readMap(ctx, path, v, HOST_KEYS, "a host", true);
   if (!m) return fallbackHost();
@@ -306,7 +323,6 @@ function fallbackSsh(): Ssh {
   };
 }
 
-const SSH_KEYS = ["host", "port", "user", "privateKey", "hostKey", "managed", "netns"];
 /** the management cable of a netns host is a /30: the machine takes .1 (mod 4), the host .2 */
 const MGMT_ADDR_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 function mgmtAddrProblem(h: string): string | undefined {
@@ -368,7 +384,7 @@ function parseKeyRef(ctx: Ctx, path: string, v: unknown, managed: boolean): KeyR
     return { kind: "file", path: "" };
   }
   if (isMap(v) && !isSecureObject(v)) {
-    const m = readMap(ctx, path, v, ["file"], "a key file reference") ?? {};
+    const m = readMap(ctx, path, v, KEY_FILE_KEYS, "a key file reference") ?? {};
     return {
       kind: "file",
       path: str(ctx, at(path, "file"), m.file, { expected: "a file path", pattern: ANY_PATH_RE }),
@@ -403,7 +419,7 @@ function readHostKey(
     return { kind: "key", key: "" };
   }
   if (isMap(v)) {
-    const m = readMap(ctx, path, v, ["file"], "a host key file reference") ?? {};
+    const m = readMap(ctx, path, v, KEY_FILE_KEYS, "a host key file reference") ?? {};
     return {
       kind: "file",
       path: str(ctx, at(path, "file"), m.file, { expected: "a file path", pattern: ANY_PATH_RE }),
@@ -420,8 +436,6 @@ function readHostKey(
   }
   return { kind: "key", key: r.line };
 }
-
-const CPU_KEYS = ["count", "threadsPerCore", "housekeeping", "vswitchMain", "vswitch", "vms", "tg", "shared"];
 
 function parseCpus(ctx: Ctx, path: string, v: unknown, roles: HostRole[]): CpuPlan {
   const m = readMap(ctx, path, v, CPU_KEYS, "a CPU plan", true);
@@ -477,14 +491,13 @@ function parseHugepages(
   what: string,
 ): Hugepages {
   if (missing(v) && defCount !== undefined) return { size: "2M", count: defCount };
-  const m = readMap(ctx, path, v, ["size", "count"], what, true);
+  const m = readMap(ctx, path, v, HUGEPAGES_KEYS, what, true);
   if (!m) return { size: "2M", count: 0 };
   const size = choice(ctx, at(path, "size"), m.size, HUGEPAGE_SIZES, undefined, "a hugepage size");
   const count = int(ctx, at(path, "count"), m.count, { min: 0, max: 10_000_000 });
   return { size, count };
 }
 
-const NIC_KEYS = ["name", "pci", "veth", "model", "speedGbps", "driver", "mtu"];
 const PCI_ONLY = ["model", "speedGbps", "driver"];
 
 function parseNic(ctx: Ctx, path: string, v: unknown): Nic {
@@ -505,7 +518,7 @@ function parseNic(ctx: Ctx, path: string, v: unknown): Nic {
         ctx.error(at(path, k), `no ${k}: it only applies to pci ports`, describe(m[k]), `remove ${k}`);
       }
     }
-    const vm = readMap(ctx, at(path, "veth"), m.veth, ["ifname", "peer", "netns"], "a veth pair", true);
+    const vm = readMap(ctx, at(path, "veth"), m.veth, VETH_KEYS, "a veth pair", true);
     if (!vm) return { kind: "veth", name, ifname: "", peer: "", netns: "", mtu: 1500 };
     const ifOpts = { expected: "an interface name (1-15 of A-Z a-z 0-9 _ . -)", pattern: IFNAME_RE };
     const ifname = str(ctx, at(at(path, "veth"), "ifname"), vm.ifname, ifOpts);
@@ -557,7 +570,7 @@ function parseNic(ctx: Ctx, path: string, v: unknown): Nic {
 
 function parseTuning(ctx: Ctx, v: unknown, d: ProfileDefaults): Tuning {
   const path = "tuning";
-  const m = readMap(ctx, path, v, ["apply", "kernelArgs", "reboot"], "tuning") ?? {};
+  const m = readMap(ctx, path, v, TUNING_KEYS, "tuning") ?? {};
   const apply = list(
     ctx,
     at(path, "apply"),
@@ -586,7 +599,7 @@ function parseTuning(ctx: Ctx, v: unknown, d: ProfileDefaults): Tuning {
       }),
     { expected: "a list of kernel arguments", def: d.tuning.kernelArgs, unique: true },
   );
-  const rm = readMap(ctx, at(path, "reboot"), m.reboot, ["allowed", "timeoutS"], "the reboot policy") ?? {};
+  const rm = readMap(ctx, at(path, "reboot"), m.reboot, REBOOT_KEYS, "the reboot policy") ?? {};
   const allowed = bool(ctx, at(at(path, "reboot"), "allowed"), rm.allowed, d.tuning.rebootAllowed);
   const timeoutS = int(ctx, at(at(path, "reboot"), "timeoutS"), rm.timeoutS, {
     min: 60,
@@ -662,13 +675,7 @@ function parseQemuSource(ctx: Ctx, path: string, v: unknown, def: QemuSource | u
     );
     return { kind: "tarball", url: "", sha256: "" };
   }
-  const r = readKinded(
-    ctx,
-    path,
-    v,
-    { tarball: ["url", "sha256"], debian: ["package", "suite", "version"], local: ["path", "sha256"] },
-    "QEMU source",
-  );
+  const r = readKinded(ctx, path, v, QEMU_SOURCE_KEYS, "QEMU source");
   if (!r) return { kind: "tarball", url: "", sha256: "" };
   const { m } = r;
   switch (r.kind) {
@@ -712,7 +719,7 @@ function parseQemuSource(ctx: Ctx, path: string, v: unknown, def: QemuSource | u
 
 function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults, stack: string): Qemu {
   const path = "qemu";
-  const keys = ["version", "source", "patchDir", "configureFlags", "prefix", "accel"];
+  const keys = QEMU_KEYS;
   const required = d.qemu.source === undefined;
   const fallback: Qemu = {
     version: "",
@@ -785,13 +792,7 @@ function parseQemu(ctx: Ctx, v: unknown, d: ProfileDefaults, stack: string): Qem
 
 function parseImageSource(ctx: Ctx, path: string, v: unknown): ImageSource {
   if (missing(v)) return { kind: "build", suite: "bookworm" };
-  const r = readKinded(
-    ctx,
-    path,
-    v,
-    { build: ["suite"], url: ["url", "sha256"], local: ["path", "sha256"] },
-    "image source",
-  );
+  const r = readKinded(ctx, path, v, IMAGE_SOURCE_KEYS, "image source");
   if (!r) return { kind: "build", suite: "bookworm" };
   const { m } = r;
   switch (r.kind) {
@@ -823,7 +824,7 @@ function parseImageSource(ctx: Ctx, path: string, v: unknown): ImageSource {
 
 function parseImage(ctx: Ctx, v: unknown, stack: string): Image {
   const path = "image";
-  const m = readMap(ctx, path, v, ["path", "format", "source", "user", "requirements"], "the VM image") ?? {};
+  const m = readMap(ctx, path, v, IMAGE_KEYS, "the VM image") ?? {};
   const imgPath = hostPath(ctx, at(path, "path"), m.path, {
     expected: "an absolute image path on the DUT, outside the system's directories",
     kind: "file",
@@ -839,7 +840,7 @@ function parseImage(ctx: Ctx, v: unknown, stack: string): Image {
     "an image format",
   );
   const source = parseImageSource(ctx, at(path, "source"), m.source);
-  const um = readMap(ctx, at(path, "user"), m.user, ["name", "password"], "the guest user") ?? {};
+  const um = readMap(ctx, at(path, "user"), m.user, GUEST_USER_KEYS, "the guest user") ?? {};
   const name = str(ctx, at(at(path, "user"), "name"), um.name, {
     expected: "a guest user name",
     pattern: /^[a-z_][a-z0-9_-]{0,31}$/,
@@ -894,15 +895,9 @@ function readOptions(
   return v;
 }
 
-const VSWITCH_OPTION_KEYS: Record<string, readonly string[]> = {
-  testpmd: ["forwardMode", "burst", "rxd", "txd", "mbufs"],
-  vpp: ["mode", "buffers", "rxQueues", "uioDriver", "version", "install", "noMultiSeg"],
-  "ovs-dpdk": ["rxQueues"],
-};
-
 function parseVswitch(ctx: Ctx, v: unknown, d: ProfileDefaults): Vswitch {
   const path = "vswitch";
-  const m = readMap(ctx, path, v, ["kind", "memoryMiB", "options"], "the vswitch") ?? {};
+  const m = readMap(ctx, path, v, VSWITCH_KEYS, "the vswitch") ?? {};
   const kind = choice(ctx, at(path, "kind"), m.kind, VSWITCH_KINDS, d.vswitchKind, "a vswitch");
   const memoryMiB = int(ctx, at(path, "memoryMiB"), m.memoryMiB, {
     min: 64,
@@ -972,7 +967,7 @@ export const VPP_VERSION_RE = /^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[A-Za-z0-9.~+]+)*
 /** vswitch.options.install: {kind: preinstalled} or {kind: repository, url, suite, component, keyUrl, keyFingerprint}. */
 function parseVppInstall(ctx: Ctx, path: string, v: unknown, def: VppInstall): VppInstall {
   if (missing(v)) return def;
-  const all = ["kind", "url", "suite", "component", "keyUrl", "keyFingerprint"];
+  const all = VPP_INSTALL_KEYS;
   const m = readMap(ctx, path, v, all, "where VPP comes from");
   if (!m) return def;
   const kind = choice(
@@ -1022,19 +1017,6 @@ function parseVppInstall(ctx: Ctx, path: string, v: unknown, def: VppInstall): V
     keyFingerprint: fpr.replace(/\s+/g, "").toUpperCase(),
   };
 }
-
-const VMS_KEYS = [
-  "count",
-  "vcpus",
-  "memoryMiB",
-  "queues",
-  "msix",
-  "socketTemplate",
-  "sockets",
-  "sshPortBase",
-  "guestHugepages",
-  "workload",
-];
 
 /** The placeholders of vms.socketTemplate. */
 export const SOCKET_PLACEHOLDERS = ["{vm}", "{n}", "{stack}"] as const;
@@ -1148,11 +1130,7 @@ function parseWorkload(ctx: Ctx, path: string, v: unknown, d: ProfileDefaults): 
   const t = d.testpmd;
   if (missing(v))
     return { kind: "testpmd", forwardMode: t.forwardMode, burst: t.burst, rxd: t.rxd, txd: t.txd };
-  const keysFor: Record<"testpmd" | "l3fwd", readonly string[]> = {
-    testpmd: ["forwardMode", "burst", "rxd", "txd"],
-    l3fwd: [],
-  };
-  const r = readKinded<"testpmd" | "l3fwd">(ctx, path, v, keysFor, "guest workload", "testpmd");
+  const r = readKinded<"testpmd" | "l3fwd">(ctx, path, v, WORKLOAD_KEYS, "guest workload", "testpmd");
   if (!r || r.kind === "l3fwd") return r ? { kind: "l3fwd" } : { kind: "testpmd", ...t };
   const { m } = r;
   return {
@@ -1166,14 +1144,9 @@ function parseWorkload(ctx: Ctx, path: string, v: unknown, d: ProfileDefaults): 
 
 // ---------------------------------------------------------------- tg
 
-const TG_OPTION_KEYS: Record<string, readonly string[]> = {
-  trex: ["version", "installDir", "limitMemoryMiB", "mbufFactor", "workers", "tarball"],
-  trafgen: ["maxRatePps"],
-};
-
 function parseTg(ctx: Ctx, v: unknown, d: ProfileDefaults, hosts: Host[], stack: string): Tg {
   const path = "tg";
-  const m = readMap(ctx, path, v, ["kind", "host", "options"], "the traffic generator") ?? {};
+  const m = readMap(ctx, path, v, TG_KEYS, "the traffic generator") ?? {};
   const kind = choice(ctx, at(path, "kind"), m.kind, TG_KINDS, d.tgKind, "a traffic generator");
   const tgHosts = hosts.filter((h) => h.roles.includes("tg"));
   const only = tgHosts.length === 1 ? tgHosts[0]?.name : undefined;
@@ -1233,7 +1206,7 @@ function parseTg(ctx: Ctx, v: unknown, d: ProfileDefaults, hosts: Host[], stack:
 /** tg.options.tarball: {url, sha256} of TRex's release tarball (installed into installDir). */
 function parseTrexTarball(ctx: Ctx, path: string, v: unknown): { tarball?: { url: string; sha256: string } } {
   if (missing(v)) return {};
-  const m = readMap(ctx, path, v, ["url", "sha256"], "TRex's release tarball", true);
+  const m = readMap(ctx, path, v, TARBALL_KEYS, "TRex's release tarball", true);
   if (!m) return {};
   const url = str(ctx, at(path, "url"), m.url, {
     expected:
@@ -1267,14 +1240,7 @@ function parseFrame(ctx: Ctx, path: string, v: unknown): Frame {
 function parseMatrix(ctx: Ctx, v: unknown, d: ProfileDefaults): Matrix {
   const path = "matrix";
   const dm = d.matrix;
-  const m =
-    readMap(
-      ctx,
-      path,
-      v,
-      ["vringSizes", "cfsPolicies", "frames", "tests", "mrr", "ndrpdr"],
-      "the test matrix",
-    ) ?? {};
+  const m = readMap(ctx, path, v, MATRIX_KEYS, "the test matrix") ?? {};
   const vringSizes = list(
     ctx,
     at(path, "vringSizes"),
@@ -1308,7 +1274,7 @@ function parseMatrix(ctx: Ctx, v: unknown, d: ProfileDefaults): Matrix {
     },
   );
   const mp = at(path, "mrr");
-  const mm = readMap(ctx, mp, m.mrr, ["trialDurationS", "trials"], "the MRR settings") ?? {};
+  const mm = readMap(ctx, mp, m.mrr, MRR_KEYS, "the MRR settings") ?? {};
   const mrr = {
     trialDurationS: num(ctx, at(mp, "trialDurationS"), mm.trialDurationS, {
       min: 0,
@@ -1319,17 +1285,7 @@ function parseMatrix(ctx: Ctx, v: unknown, d: ProfileDefaults): Matrix {
     trials: int(ctx, at(mp, "trials"), mm.trials, { min: 1, max: 1000, def: dm.mrr.trials }),
   };
   const np = at(path, "ndrpdr");
-  const nkeys = [
-    "ndrLossRatio",
-    "pdrLossRatio",
-    "exceedRatio",
-    "relativeWidth",
-    "trialDurationS",
-    "durationSumS",
-    "timeLimitS",
-    "minLoadPps",
-    "maxLoadPps",
-  ];
+  const nkeys = NDRPDR_KEYS;
   const nm = readMap(ctx, np, m.ndrpdr, nkeys, "the NDR/PDR search settings") ?? {};
   const dn = dm.ndrpdr;
   const ratio = { min: 0, max: 1, maxExclusive: true };
