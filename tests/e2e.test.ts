@@ -4,7 +4,8 @@
 // mounts, lab files).
 //
 // Runs when VPL_E2E=1 (scripts/test.sh, i.e. `npm test` and CI, sets it unless VPL_E2E=0). The
-// same checks run per stack, one after the other: `local` (testpmd) and `local-ovs` (OVS-DPDK);
+// same checks run per stack, one after the other: `local` (testpmd), `local-ovs` (OVS-DPDK) and
+// `local-libvirt` (testpmd, the VM as a libvirt domain);
 // VPL_E2E_STACKS=local (a comma list) runs fewer. Each uses its stack of the file backend and
 // refuses to touch one that already has resources. local-ovs skips the second, idempotent `up`
 // (the `local` run covers that machinery) to keep CI short.
@@ -32,6 +33,8 @@ const envVars = {
 const STACKS: { stack: string; tgHost: string; vswitch: string; secondUp: boolean }[] = [
   { stack: "local", tgHost: "gen", vswitch: "testpmd", secondUp: true },
   { stack: "local-ovs", tgHost: "genovs", vswitch: "ovs-dpdk", secondUp: false },
+  // the VM as a libvirt domain (vms.backend: libvirt), testpmd vswitch
+  { stack: "local-libvirt", tgHost: "genvirt", vswitch: "testpmd, libvirt VM", secondUp: false },
 ];
 const wanted = (process.env["VPL_E2E_STACKS"] ?? STACKS.map((s) => s.stack).join(",")).split(",");
 
