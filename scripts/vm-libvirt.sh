@@ -20,6 +20,7 @@
 # Environment (from components/vm/LibvirtVm.ts):
 #   VM_NAME VM_DOMAIN VM_XML_B64 VM_RUN_DIR VM_OVERLAY VM_BASE_IMAGE [VM_BASE_FORMAT qcow2]
 #   VM_QGA_SOCKET VM_QMP_SOCKET VM_CONSOLE_LOG VM_VCPUS VM_GUEST_NICS VM_GUEST_TESTPMD
+#   VM_VHOST_SOCKETS (space-separated: QEMU creates them as the server; removed at down)
 #   VM_GUEST_HUGEPAGES [VM_BOOT_TIMEOUT 300] [VM_NIC_TIMEOUT 120] [VM_VRING_TIMEOUT 15]
 #   QGA_PY QMP_PY; LAB_STATE_DIR (step.sh): where "libvirtd started by us" is recorded.
 set -euo pipefail
@@ -108,6 +109,8 @@ load_inputs() {
   for v in VM_RUN_DIR VM_OVERLAY VM_QGA_SOCKET VM_QMP_SOCKET VM_CONSOLE_LOG; do
     [[ "${!v:-}" == /* ]] || die "$v must be an absolute path, got '${!v:-}'"
   done
+  read -r -a VHOST_SOCKETS <<<"${VM_VHOST_SOCKETS:-}"
+  for v in "${VHOST_SOCKETS[@]}"; do [[ "$v" == /* ]] || die "VM_VHOST_SOCKETS: '$v' is not an absolute path"; done
   PIDFILE=/run/libvirt/qemu/$VM_DOMAIN.pid
   STATE_DIR=${LAB_STATE_DIR:-/var/lib/vhost-perf-lab/${LAB_STACK:-default}}
   STARTED_REC=$STATE_DIR/libvirtd.started
@@ -217,8 +220,9 @@ make_overlay() {
 remove_files() {
   local f
   if [ -f "$VM_OVERLAY" ] && ! [ "$VM_OVERLAY" -ef "${VM_BASE_IMAGE:-/nonexistent}" ]; then rm -f -- "$VM_OVERLAY"; fi
-  for f in "$VM_QGA_SOCKET" "$VM_QMP_SOCKET"; do if [ -S "$f" ] || [ ! -e "$f" ]; then rm -f -- "$f"; fi; done
-  rm -f -- "$VM_CONSOLE_LOG" "$VM_RUN_DIR/$VM_NAME-domain.xml"
+  # sockets only (QEMU leaves its server sockets behind; libvirt does not remove them either)
+  for f in "$VM_QGA_SOCKET" "$VM_QMP_SOCKET" "${VHOST_SOCKETS[@]}"; do if [ -S "$f" ] || [ ! -e "$f" ]; then rm -f -- "$f"; fi; done
+  rm -f -- "$VM_CONSOLE_LOG" "$VM_RUN_DIR/$VM_NAME-domain.xml" "/var/log/libvirt/qemu/$VM_DOMAIN.log"
   rmdir -- "$VM_RUN_DIR" 2>/dev/null || true
 }
 
@@ -252,9 +256,35 @@ undo_start() {
     say "last lines of /var/log/libvirt/qemu/$VM_DOMAIN.log:"
     tail -n 10 -- "/var/log/libvirt/qemu/$VM_DOMAIN.log" | sed 's/^/    /' >&2 || true
   fi
+  # the guest's view of a failed guest testpmd (EAL's first lines; usage text hides them in the tail)
+  if [ -n "$QGA_PY" ] && [ -S "$VM_QGA_SOCKET" ]; then
+    timeout 15 python3 "$QGA_PY" -s "$VM_QGA_SOCKET" -t 10 exec "echo cpus online: \$(cat /sys/devices/system/cpu/online); head -n 12 $G_LOG 2>/dev/null" 2>/dev/null | sed 's/^/    guest: /' >&2 || true
+  fi
   remove_domain || true
   remove_files
   release_libvirtd || true
+}
+
+# The vCPU pinning of the CPU plan is in the domain (<cputune>, applied by libvirt at start). While
+# the guest boots its vCPUs may run on every host CPU, as with the QEMU backend (which pins after
+# boot): under TCG, two vCPUs booting on the core of a busy-polling vswitch worker took 128 s here
+# and the guest testpmd failed right after. relax_pins: live affinity = all CPUs; apply_pins: the
+# live affinity back to the domain's configured pins.
+relax_pins() {
+  local i all
+  all="0-$(($(nproc --all) - 1))"
+  for ((i = 0; i < ARG_VCPUS; i++)); do virsh_ vcpupin "$VM_DOMAIN" "$i" "$all" --live >/dev/null || true; done
+  say "vCPUs unpinned (live) while the guest boots"
+}
+apply_pins() {
+  local i cs applied=""
+  for ((i = 0; i < ARG_VCPUS; i++)); do
+    cs=$(virsh_ vcpupin "$VM_DOMAIN" --vcpu "$i" --config | awk 'NF >= 2 && $1 ~ /^[0-9]+:?$/ { print $2 }' | tail -n 1)
+    [[ "$cs" =~ ^[0-9,-]+$ ]] || die "cannot read the configured pinning of vCPU $i of $VM_DOMAIN (got '$cs')"
+    virsh_ vcpupin "$VM_DOMAIN" "$i" "$cs" --live >/dev/null || die "virsh vcpupin $VM_DOMAIN $i $cs --live failed"
+    applied+="${applied:+, }vCPU $i -> $cs"
+  done
+  say "vCPUs pinned per the CPU plan: $applied"
 }
 
 wait_agent() {
@@ -309,6 +339,7 @@ cmd_up() {
     virsh_ start "$VM_DOMAIN" >/dev/null || die "virsh start $VM_DOMAIN failed (/var/log/libvirt/qemu/$VM_DOMAIN.log)"
     t_up=$SECONDS
     say "domain $VM_DOMAIN started"
+    relax_pins
   fi
   pid=$(qemu_pid) || die "libvirt's pidfile $PIDFILE names no live QEMU"
   wait_agent
@@ -319,6 +350,7 @@ cmd_up() {
   guest_testpmd_state
   [ "$GUEST_TESTPMD" = off ] || [ "$TESTPMD_STATE" = running ] || die "guest testpmd is $TESTPMD_STATE after start"
   check_vrings
+  apply_pins
   json_obj s action up s backend libvirt s vm "$VM_NAME" s domain "$VM_DOMAIN" s state running \
     j pid "$pid" s pidfile "$PIDFILE" j alreadyRunning "$already" j bootSeconds "$boot" \
     j vcpuTids "$(vcpu_tids_json "$pid")" j vcpuThreads "$(vcpu_threads_json "$pid")" \

@@ -58,6 +58,7 @@ export class LibvirtVm extends pulumi.ComponentResource implements VmDeployment 
           VM_QMP_SOCKET: s.paths.qmpSocket,
           VM_CONSOLE_LOG: s.paths.consoleLog,
           VM_VCPUS: String(s.vcpus),
+          VM_VHOST_SOCKETS: s.vhostUser.map((n) => n.socketPath).join(" "),
           VM_BOOT_TIMEOUT: String(s.accel === "tcg" ? 300 : 120),
           VM_GUEST_NICS: expectedGuestNics(spec).join(" "),
           VM_GUEST_TESTPMD: workload.forwardMode,

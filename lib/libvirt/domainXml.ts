@@ -99,7 +99,8 @@ export function domainQemuArgs(s: ResolvedVmSpec): string[] {
     "-netdev",
     `user,id=mgmt${fwd}`,
     "-device",
-    `e1000,id=mgmtnic,netdev=mgmt,mac=${s.mgmt.mac}`,
+    // a fixed slot far above the ones libvirt hands out from 2 upwards (it does not see this device)
+    `e1000,id=mgmtnic,netdev=mgmt,mac=${s.mgmt.mac},bus=pci.0,addr=0x1f`,
     "-chardev",
     `socket,id=vplqmp,path=${s.paths.qmpSocket.replace(/,/g, ",,")},server=on,wait=off`,
     "-mon",
