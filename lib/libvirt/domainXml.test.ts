@@ -154,6 +154,8 @@ test("property: well-formed, every value escaped; vhost-user NICs at the spec's 
       assert.equal(dom.attrs["type"], spec.accel === "kvm" ? "kvm" : "qemu");
       assert.equal(one(dom, "emulator").text, spec.qemuBinary);
       assert.equal(one(dom, "vcpu").text, String(spec.vcpus));
+      // without ACPI the guest sees one CPU (found in the e2e: EAL "lcore 1 unavailable")
+      assert.equal(one(one(dom, "features"), "acpi").children.length, 0);
       const mb = one(dom, "memoryBacking");
       assert.equal(one(mb, "access").attrs["mode"], "shared");
       assert.equal(one(mb, "page").attrs["size"], String(spec.hugepageSizeMiB * 1024));

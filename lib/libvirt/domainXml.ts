@@ -130,6 +130,8 @@ export function buildDomainXml(spec: VmSpec, o: DomainOptions): string {
     `    <type arch="x86_64" machine="pc">hvm</type>`,
     `    <boot dev="hd"/>`,
     `  </os>`,
+    // ACPI and the APIC: without <acpi/> libvirt passes -no-acpi and the guest brings up one CPU only
+    `  <features><acpi/><apic/></features>`,
     ...cpuXml(s),
     `  <on_poweroff>destroy</on_poweroff>`,
     `  <on_reboot>restart</on_reboot>`,
