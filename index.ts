@@ -23,7 +23,7 @@ import { VmImage } from "./components/image/VmImage";
 import { TrafgenPorts } from "./components/tg/TrafgenPorts";
 import { trexServerFor, type TrexServer } from "./components/tg/TrexServer";
 import { deployVswitch } from "./components/vswitch";
-import { VhostUserVm } from "./components/vm/VhostUserVm";
+import { deployVm } from "./components/vm";
 import { Benchmark } from "./components/benchmark/Benchmark";
 
 const stack = pulumi.getStack();
@@ -165,24 +165,22 @@ const labs = duts(lab).map((host) => {
     // after the heavy steps: a busy-polling vswitch would take a core from the QEMU build
     dependsOn: [dut.ready, ...(tgPorts ? [tgPorts.ready] : []), qemu, image.ready],
   });
-  const vms = Array.from(
-    { length: lab.vms.count },
-    (_, index) =>
-      new VhostUserVm(`${host.name}-vm${index + 1}`, {
-        connection,
-        host,
-        vms: lab.vms,
-        index,
-        vringSize,
-        vringSizes: lab.matrix.vringSizes,
-        maxFrame: matrixMaxFrame(lab.matrix.frames),
-        qemuBinary: qemu.binary,
-        accel: dut.accel,
-        baseImage: image.path,
-        hugepagesMount,
-        after: [dut.hugepagesToken, vswitch.token, qemu.token, image.token],
-        dependsOn: [vswitch.ready, qemu, image.ready],
-      }),
+  const vms = Array.from({ length: lab.vms.count }, (_, index) =>
+    deployVm(`${host.name}-vm${index + 1}`, {
+      connection,
+      host,
+      vms: lab.vms,
+      index,
+      vringSize,
+      vringSizes: lab.matrix.vringSizes,
+      maxFrame: matrixMaxFrame(lab.matrix.frames),
+      qemuBinary: qemu.binary,
+      accel: dut.accel,
+      baseImage: image.path,
+      hugepagesMount,
+      after: [dut.hugepagesToken, vswitch.token, qemu.token, image.token],
+      dependsOn: [vswitch.ready, qemu, image.ready],
+    }),
   );
 
   // 5. the benchmark matrix, after everything is up

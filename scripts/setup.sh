@@ -55,7 +55,9 @@ die() {
 # headless chromium that opens the HTML report in tests/report-browser.test.ts, the
 # GRUB VM that stands in for a DUT in tests/kernel-vm.test.ts (qemu-system-x86), and OVS-DPDK
 # (openvswitch-switch-dpdk; scripts/vswitch-ovs.sh runs its ovs-vswitchd-dpdk binary by path,
-# without systemd, and leaves the system's ovs-vswitchd alternative alone).
+# without systemd, and leaves the system's ovs-vswitchd alternative alone), and libvirt for the
+# `vms.backend: libvirt` VMs (libvirt-daemon-system: its qemu.conf and the libvirt-qemu user that
+# libvirtd's QEMU driver needs to start; scripts/vm-libvirt.sh starts libvirtd without systemd).
 apt_packages=(
   ca-certificates curl git xz-utils build-essential pkg-config
   ninja-build meson libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev zlib1g-dev
@@ -63,6 +65,7 @@ apt_packages=(
   qemu-utils dpdk-dev netsniff-ng debootstrap extlinux syslinux-common fdisk e2fsprogs
   openssh-server openssh-client iproute2 procps util-linux kmod socat jq bc shellcheck
   chromium qemu-system-x86 openvswitch-switch-dpdk
+  libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
 )
 
 missing_packages() {

@@ -6,7 +6,8 @@
 // Runs when VPL_E2E=1 (scripts/test.sh, i.e. `npm test` and CI, sets it unless VPL_E2E=0). The
 // same checks run per stack, one after the other: `local` (testpmd), `local-ovs` (OVS-DPDK),
 // `local-jumbo` (testpmd, veth MTU 9000, frames up to 9000 B, each checked to arrive whole),
-// `local-chain` (testpmd, two VMs chained: both directions must cross both VMs) and
+// `local-chain` (testpmd, two VMs chained: both directions must cross both VMs),
+// `local-libvirt` (testpmd, the VM as a libvirt domain) and
 // `local-vring` (two vring sizes, the VM switched between them, each cell's size proven);
 // VPL_E2E_STACKS=local (a comma list) runs fewer. Each uses its stack of the file backend and
 // refuses to touch one that already has resources. local-ovs/-chain skip the second, idempotent `up`
@@ -98,6 +99,16 @@ const STACKS: E2eStack[] = [
     wholeFrames: false,
     vms: 1,
     vringSizes: [1024, 256],
+  },
+  // the VM as a libvirt domain (vms.backend: libvirt); cfs only (see Pulumi.local-libvirt.yaml)
+  {
+    stack: "local-libvirt",
+    tgHost: "genvirt",
+    vswitch: "testpmd",
+    secondUp: false,
+    policies: ["cfs"],
+    wholeFrames: false,
+    vms: 1,
   },
 ];
 const wanted = (process.env["VPL_E2E_STACKS"] ?? STACKS.map((s) => s.stack).join(",")).split(",");

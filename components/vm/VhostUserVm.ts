@@ -1,42 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { formatCpuList, type Host, type Vms } from "../../lib/lab";
+import { formatCpuList } from "../../lib/lab";
 import { vmPaths, vmScriptEnv, type VmSpec } from "../../lib/qemu";
-import { hostScript, lastJson, stepToken, type Connection } from "../shared/hostScript";
+import { hostScript, lastJson, stepToken } from "../shared/hostScript";
+import type { VmArgs, VmDeployment, VmStatus } from "./kind";
+import { vmSpecOf } from "./spec";
 
-export interface VhostUserVmArgs {
-  connection: pulumi.Input<Connection>;
-  host: Host;
-  vms: Vms;
-  /** 0-based VM number on this DUT */
-  index: number;
-  /** virtio queue size of the vhost-user NICs as deployed (the matrix's first vring size) */
-  vringSize: number;
-  /**
-   * every vring size of the matrix: with more than one, the VM leaves a control kit with the argv
-   * of each (<runDir>/ctl/vm-ring.sh) with which the benchmark switches it between cells
-   */
-  vringSizes?: number[];
-  /** the largest frame (bytes incl. FCS) the guest's testpmd must forward (lib/lab/frames.ts) */
-  maxFrame: number;
-  qemuBinary: pulumi.Input<string>;
-  accel: pulumi.Input<"kvm" | "tcg">;
-  baseImage: pulumi.Input<string>;
-  hugepagesMount: pulumi.Input<string>;
-  /** tokens of the steps it runs on (hugepages, vswitch, QEMU, image): a replaced one restarts it */
-  after?: pulumi.Input<string>[];
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
-}
-
-/** What `vm.sh start` reports. */
-export interface VmStatus {
-  pid: number;
-  vcpuTids: number[];
-  bootSeconds?: number;
-  guestNics?: string[];
-  vringSizes?: Record<string, unknown>;
-  guestTestpmd?: string;
-  [k: string]: unknown;
-}
+export type VhostUserVmArgs = VmArgs;
+export type { VmStatus };
 
 /**
  * One vhost-user VM on a DUT, launched the CSIT way (scripts/vm.sh): the source-built QEMU with
@@ -45,7 +15,7 @@ export interface VmStatus {
  * ttyS1; waits for the agent, checks the guest's NIC names, starts testpmd io forwarding in
  * the guest, reports the negotiated vring sizes; then pins the vCPU threads to their CPUs.
  */
-export class VhostUserVm extends pulumi.ComponentResource {
+export class VhostUserVm extends pulumi.ComponentResource implements VmDeployment {
   readonly status: pulumi.Output<VmStatus>;
   readonly name: string;
   readonly pidfile: string;
@@ -60,8 +30,6 @@ export class VhostUserVm extends pulumi.ComponentResource {
     this.name = `vm${i + 1}`;
     const runDir = `/run/vhost-perf-lab/${pulumi.getStack()}/${this.name}`;
     this.pidfile = vmPaths(runDir, this.name).pidfile;
-    const sockets = args.vms.sockets[i] ?? [];
-    const pageMiB = args.host.hugepages.size === "1G" ? 1024 : 2;
     const workload = args.vms.workload;
     if (workload.kind !== "testpmd") {
       throw new pulumi.RunError(
@@ -75,24 +43,10 @@ export class VhostUserVm extends pulumi.ComponentResource {
     const env = pulumi
       .all([args.qemuBinary, args.accel, args.baseImage, args.hugepagesMount])
       .apply(([qemuBinary, accel, baseImage, mount]) => {
+        const base = vmSpecOf(args, this.name, runDir, { qemuBinary, accel, hugepagesMount: mount });
         const specFor = (queueSize: number): VmSpec => ({
-          name: this.name,
-          index: i + 1,
-          qemuBinary,
-          accel,
-          vcpus: args.vms.vcpus,
-          memoryMiB: args.vms.memoryMiB,
-          hugepagesPath: mount || "/dev/hugepages",
-          hugepageSizeMiB: pageMiB,
-          diskImage: `${runDir}/overlay.qcow2`,
-          mgmt: { sshHostPort: args.vms.sshPortBase + i + 1 },
-          vhostUser: sockets.map((socketPath) => ({
-            socketPath,
-            queueSize,
-            queues: args.vms.queues,
-            msix: args.vms.msix,
-          })),
-          runDir,
+          ...base,
+          vhostUser: base.vhostUser.map((n) => ({ ...n, queueSize })),
         });
         const scriptOpts = {
           baseImage,
@@ -127,6 +81,7 @@ export class VhostUserVm extends pulumi.ComponentResource {
           "scripts/guest-image/qga.py",
           "scripts/vm-ring.sh",
           "scripts/pin-threads.sh",
+          "scripts/lib/vm-guest.sh",
         ],
         fileEnv: {
           QMP_PY: "scripts/qmp.py",

@@ -532,9 +532,35 @@ function checkImage(ctx: Ctx, lab: Lab): void {
 
 const SUN_PATH_MAX = 107; // sockaddr_un.sun_path holds 108 bytes including the NUL
 
+/**
+ * What the libvirt VM backend cannot do yet: switch vring sizes (no control kit), and cfsrr1 (libvirt
+ * puts QEMU in its own cpu cgroup, whose real-time runtime is 0 on a kernel with RT group
+ * scheduling: chrt on the vCPU threads is refused with EPERM, seen on this machine).
+ */
+function checkLibvirt(ctx: Ctx, lab: Lab): void {
+  const m = lab.matrix;
+  if (!ctx.failed("matrix.vringSizes") && m.vringSizes.length > 1) {
+    ctx.error(
+      "matrix.vringSizes",
+      "one vring size with vms.backend libvirt (the vring switch between cells restarts QEMU through the qemu backend's control kit)",
+      m.vringSizes.join(", "),
+      "one stack per vring size, or vms.backend: qemu",
+    );
+  }
+  if (!ctx.failed("matrix.cfsPolicies") && m.cfsPolicies.includes("cfsrr1")) {
+    ctx.error(
+      "matrix.cfsPolicies",
+      "cfs only with vms.backend libvirt (libvirt's cpu cgroup for QEMU has no real-time runtime: SCHED_RR on the vCPU threads is refused)",
+      m.cfsPolicies.join(", "),
+      "drop cfsrr1, or use vms.backend: qemu for the cfsrr1 comparison",
+    );
+  }
+}
+
 function checkVms(ctx: Ctx, lab: Lab): void {
   const v = lab.vms;
   if (ctx.failed("vms")) return;
+  if (v.backend === "libvirt") checkLibvirt(ctx, lab);
   if (v.vcpus < 2) {
     ctx.error(
       "vms.vcpus",

@@ -78,6 +78,7 @@ import { isSecureObject } from "./secret";
 import { nearest } from "./suggest";
 import {
   ACCELS,
+  VM_BACKENDS,
   CFS_POLICIES,
   CpuPlan,
   Frame,
@@ -1051,6 +1052,7 @@ function parseVms(ctx: Ctx, v: unknown, d: ProfileDefaults, vswitch: Vswitch, st
   });
   const queues = int(ctx, at(path, "queues"), m.queues, { min: 1, max: 16, def: d.vms.queues });
   const msix = bool(ctx, at(path, "msix"), m.msix, true);
+  const backend = choice(ctx, at(path, "backend"), m.backend, VM_BACKENDS, "qemu", "the VM launcher");
   let socketTemplate: string | undefined;
   let sockets: string[][];
   const sockPath = { expected: "an absolute socket path", kind: "socket" as const, stack };
@@ -1113,6 +1115,7 @@ function parseVms(ctx: Ctx, v: unknown, d: ProfileDefaults, vswitch: Vswitch, st
     : parseHugepages(ctx, at(path, "guestHugepages"), m.guestHugepages, undefined, "guest hugepages");
   const workload = parseWorkload(ctx, at(path, "workload"), m.workload, d);
   return {
+    backend,
     count,
     vcpus,
     memoryMiB,

@@ -71,6 +71,7 @@ export function labToConfig(lab: Lab): Record<string, unknown> {
   const imageSource: Record<string, unknown> = { ...lab.image.source };
   if (imageSource.sha256 === undefined) delete imageSource.sha256;
   const vms: Record<string, unknown> = {
+    backend: v.backend,
     count: v.count,
     vcpus: v.vcpus,
     memoryMiB: v.memoryMiB,

@@ -46,6 +46,7 @@ export const VSWITCH_OPTION_KEYS: Record<string, readonly string[]> = {
 };
 export const VPP_INSTALL_KEYS = ["kind", "url", "suite", "component", "keyUrl", "keyFingerprint"] as const;
 export const VMS_KEYS = [
+  "backend",
   "count",
   "vcpus",
   "memoryMiB",

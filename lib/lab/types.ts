@@ -268,7 +268,13 @@ export type Vswitch =
 export type Workload =
   { kind: "testpmd"; forwardMode: "io" | "mac"; burst: number; rxd: number; txd: number } | { kind: "l3fwd" };
 
+/** How the VMs are launched: QEMU directly (scripts/vm.sh) or as libvirt domains (scripts/vm-libvirt.sh). */
+export const VM_BACKENDS = ["qemu", "libvirt"] as const;
+export type VmBackend = (typeof VM_BACKENDS)[number];
+
 export interface Vms {
+  /** VM launcher; default qemu */
+  backend: VmBackend;
   /** VMs per DUT */
   count: number;
   vcpus: number;

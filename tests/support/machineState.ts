@@ -25,6 +25,8 @@ export interface MachineState {
   sysctl: Record<string, string>;
   /** default_smp_affinity and every IRQ's smp_affinity_list */
   irqAffinity: Record<string, string>;
+  /** libvirt domains defined (/etc/libvirt/qemu/*.xml) or running (/run/libvirt/qemu/*.pid) */
+  libvirtDomains: string[];
 }
 
 const SYSCTL_KEYS = [
@@ -44,7 +46,8 @@ function irqAffinity(): Record<string, string> {
   return out;
 }
 
-const LAB_PROCESS = /^(qemu-system|dpdk-testpmd|trafgen|sshd-lab|ovs-vswitchd|ovsdb-server)/;
+const LAB_PROCESS =
+  /^(qemu-system|dpdk-testpmd|trafgen|sshd-lab|ovs-vswitchd|ovsdb-server|libvirtd|virtlogd)/;
 const LAB_PATHS = [
   "/var/lib/vm",
   "/var/lib/vhost-perf-lab",
@@ -104,7 +107,18 @@ export function snapshot(): MachineState {
   for (const d of fs.readdirSync("/sys/kernel/mm/hugepages")) {
     hugepages[d] = Number(read(`/sys/kernel/mm/hugepages/${d}/nr_hugepages`).trim());
   }
+  const libvirtFiles = (dir: string, ext: string): string[] =>
+    fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith(ext))
+          .map((f) => `${dir}/${f}`)
+      : [];
   return {
+    libvirtDomains: [
+      ...libvirtFiles("/etc/libvirt/qemu", ".xml"),
+      ...libvirtFiles("/run/libvirt/qemu", ".pid"),
+    ].sort(),
     processes: procs,
     rtThreads: rt,
     sockets: read("/proc/net/unix")

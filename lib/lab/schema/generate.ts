@@ -21,6 +21,7 @@ import {
   TEST_TYPES,
   TG_KINDS,
   TUNINGS,
+  VM_BACKENDS,
   VSWITCH_KINDS,
 } from "../types";
 
@@ -96,6 +97,7 @@ const sections: Record<(typeof S.TOP_KEYS)[number], Schema> = {
     options: kinded(S.VSWITCH_OPTION_KEYS),
   }),
   vms: map(S.VMS_KEYS, {
+    backend: oneOf(VM_BACKENDS),
     count: { type: "integer" },
     guestHugepages: hugepages,
     workload: kinded(S.WORKLOAD_KEYS, true),
